@@ -1,0 +1,58 @@
+/*
+ * main.c — the `clsde` executable: dispatch to one file per command. Only this layer
+ * turns statuses into exit codes and prints.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: clsde <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  devices [--build] [--device SEL] [--no-cache]   list OpenCL devices; --build\n"
+            "                                                  compiles every kernel\n"
+            "  version                                         print the version\n"
+            "\n"
+            "Device selection: --device N (index), --device NAME (substring), or the\n"
+            "CLSDE_DEVICE environment variable; default: first GPU, else first CPU.\n"
+            "Kernel binaries are cached in $CLSDE_CACHE_DIR, else $XDG_CACHE_HOME/clsde,\n"
+            "else ~/.cache/clsde.\n");
+}
+
+int cli_fail(const clsde_context *ctx, clsde_status st)
+{
+    const char *msg = clsde_last_error(ctx);
+    fprintf(stderr, "clsde: %s\n", msg && *msg ? msg : clsde_strerror(st));
+    return 1;
+}
+
+void cli_logger(void *user, clsde_log_level level, const char *message)
+{
+    static const char *names[] = {"error", "warning", "info", "debug"};
+    (void)user;
+    fprintf(stderr, "clsde: %s: %s\n", names[level], message);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+        printf("clsde %s\n", clsde_version());
+        return 0;
+    }
+    if (!strcmp(argv[1], "devices")) return clsde_cmd_devices(argc - 1, argv + 1);
+    fprintf(stderr, "clsde: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

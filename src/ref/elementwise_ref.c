@@ -1,0 +1,21 @@
+/* elementwise_ref.c — the definition of correct for cl/elementwise.cl. */
+#include <math.h>
+
+#include "elementwise_ref.h"
+
+void clsde_silu_ref(size_t n, const float *x, float *y)
+{
+    for (size_t i = 0; i < n; i++) y[i] = (float)((double)x[i] / (1.0 + exp(-(double)x[i])));
+}
+
+void clsde_axpby_ref(size_t n, float a, const float *x, float b, const float *y2, float *y)
+{
+    for (size_t i = 0; i < n; i++) y[i] = a * x[i] + b * y2[i];
+}
+
+void clsde_scale_add_bc_ref(size_t planes, size_t hw, float a, const float *x, const float *bias,
+                            float *y)
+{
+    for (size_t p = 0; p < planes; p++)
+        for (size_t i = 0; i < hw; i++) y[p * hw + i] = a * x[p * hw + i] + bias[p];
+}

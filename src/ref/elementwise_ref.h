@@ -1,0 +1,15 @@
+/* elementwise_ref.h — plain-C references for cl/elementwise.cl (networks.md §7.1). */
+#ifndef CLSDE_ELEMENTWISE_REF_H
+#define CLSDE_ELEMENTWISE_REF_H
+
+#include <stddef.h>
+
+/* y[i] = x[i] * sigmoid(x[i]), i < n. */
+void clsde_silu_ref(size_t n, const float *x, float *y);
+/* y[i] = a * x[i] + b * y2[i]. */
+void clsde_axpby_ref(size_t n, float a, const float *x, float b, const float *y2, float *y);
+/* x, y: [planes, hw]; bias: [planes]; y = a * x + bias[plane]. */
+void clsde_scale_add_bc_ref(size_t planes, size_t hw, float a, const float *x, const float *bias,
+                            float *y);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * check_elementwise.c — silu, axpby, scale_add_bc against src/ref/elementwise_ref.c.
+ * Tolerance: elementwise, no reduction. silu: device float exp vs double reference,
+ * 5e-7 relative (a few ulp); axpby / scale_add_bc: one rounding each, 1e-6.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "checkkern.h"
+#include "kernels/elementwise.h"
+#include "ref/elementwise_ref.h"
+
+static size_t random_size(checkkern *c)
+{
+    static const int edge[] = {1, 2, 3, 4, 5, 7, 8, 63, 64, 65, 255, 257};
+    if (ck_randint(c, 0, 1)) return (size_t)ck_pick(c, edge, 12);
+    return (size_t)ck_randint(c, 1, c->small ? 300 : 70000);
+}
+
+static void check_silu(checkkern *c)
+{
+    const size_t n = random_size(c);
+    float *x = ck_alloc(n), *got = ck_alloc(n), *ref = ck_alloc(n);
+    ck_buf bx, by;
+    char shape[32];
+    snprintf(shape, sizeof shape, "[%zu]", n);
+    ck_fill(c, x, n, -12.0f, 12.0f);
+    clsde_silu_ref(n, x, ref);
+    bx = ck_upload(c, x, n);
+    by = ck_upload(c, NULL, n);
+    if (!ck_status(c, clsde_silu_enqueue(c->ctx, n, bx.mem, by.mem), "silu") &&
+        !ck_download(c, &by, got, "silu"))
+        ck_compare(c, "silu", shape, got, ref, n, 1e-37, 5e-7);
+    /* in place */
+    if (!ck_status(c, clsde_silu_enqueue(c->ctx, n, bx.mem, bx.mem), "silu in place") &&
+        !ck_download(c, &bx, got, "silu in place"))
+        ck_compare(c, "silu in place", shape, got, ref, n, 1e-37, 5e-7);
+    ck_free(&bx), ck_free(&by);
+    free(x), free(got), free(ref);
+}
+
+static void check_axpby(checkkern *c)
+{
+    const size_t n = random_size(c);
+    const float a = ck_randf(c, -2, 2), b = ck_randf(c, -2, 2);
+    float *x = ck_alloc(n), *y2 = ck_alloc(n), *got = ck_alloc(n), *ref = ck_alloc(n);
+    ck_buf bx, by2, by;
+    char shape[32];
+    snprintf(shape, sizeof shape, "[%zu]", n);
+    ck_fill(c, x, n, -3, 3);
+    ck_fill(c, y2, n, -3, 3);
+    clsde_axpby_ref(n, a, x, b, y2, ref);
+    bx = ck_upload(c, x, n);
+    by2 = ck_upload(c, y2, n);
+    by = ck_upload(c, NULL, n);
+    if (!ck_status(c, clsde_axpby_enqueue(c->ctx, n, a, bx.mem, b, by2.mem, by.mem), "axpby") &&
+        !ck_download(c, &by, got, "axpby"))
+        ck_compare(c, "axpby", shape, got, ref, n, 1e-6, 1e-6);
+    if (!ck_status(c, clsde_axpby_enqueue(c->ctx, n, a, bx.mem, b, by2.mem, by2.mem),
+                   "axpby in place") &&
+        !ck_download(c, &by2, got, "axpby in place"))
+        ck_compare(c, "axpby in place", shape, got, ref, n, 1e-6, 1e-6);
+    ck_free(&bx), ck_free(&by2), ck_free(&by);
+    free(x), free(y2), free(got), free(ref);
+}
+
+static void check_scale_add_bc(checkkern *c)
+{
+    static const int sides[] = {1, 2, 3, 4, 5, 7, 8, 16, 17, 32};
+    const size_t nb = (size_t)ck_randint(c, 1, 3);
+    const size_t ch = (size_t)ck_randint(c, 1, c->small ? 5 : 40);
+    const size_t side = (size_t)ck_pick(c, sides, c->small ? 7 : 10), hw = side * side;
+    const size_t planes = nb * ch, n = planes * hw;
+    const float a = ck_randf(c, -2, 2);
+    float *x = ck_alloc(n), *bias = ck_alloc(planes), *got = ck_alloc(n), *ref = ck_alloc(n);
+    ck_buf bx, bb, by;
+    char shape[64];
+    snprintf(shape, sizeof shape, "%zux%zux%zux%zu", nb, ch, side, side);
+    ck_fill(c, x, n, -3, 3);
+    ck_fill(c, bias, planes, -1, 1);
+    clsde_scale_add_bc_ref(planes, hw, a, x, bias, ref);
+    bx = ck_upload(c, x, n);
+    bb = ck_upload(c, bias, planes);
+    by = ck_upload(c, NULL, n);
+    if (!ck_status(c, clsde_scale_add_bc_enqueue(c->ctx, planes, hw, a, bx.mem, bb.mem, by.mem),
+                   "scale_add_bc") &&
+        !ck_download(c, &by, got, "scale_add_bc"))
+        ck_compare(c, "scale_add_bc", shape, got, ref, n, 1e-6, 1e-6);
+    ck_free(&bx), ck_free(&bb), ck_free(&by);
+    free(x), free(bias), free(got), free(ref);
+}
+
+void check_elementwise(checkkern *c)
+{
+    const int reps = c->small ? 3 : 12;
+    for (int r = 0; r < reps; r++) {
+        check_silu(c);
+        check_axpby(c);
+        check_scale_add_bc(c);
+    }
+}

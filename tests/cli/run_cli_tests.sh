@@ -1,0 +1,45 @@
+#!/bin/sh
+# CLI expectations (zstd's tests/cli-tests in miniature): exit code and a stderr substring
+# per case. Usage: run_cli_tests.sh PATH/TO/clsde
+clsde=$1
+pass=0
+fail=0
+tmp=$(mktemp -d /tmp/clsde-cli-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+export CLSDE_CACHE_DIR="$tmp/cache"
+
+# expect CODE SUBSTRING -- ARGS...   (SUBSTRING is searched in stdout+stderr)
+expect() {
+    code=$1
+    want=$2
+    shift 3
+    out=$("$clsde" "$@" 2>&1)
+    got=$?
+    if [ "$got" -ne "$code" ] || ! printf '%s' "$out" | grep -qF -- "$want"; then
+        echo "FAIL: clsde $* -> exit $got (want $code), output:"
+        printf '%s\n' "$out" | sed 's/^/    /'
+        echo "    (wanted substring: $want)"
+        fail=$((fail + 1))
+    else
+        pass=$((pass + 1))
+    fi
+}
+
+expect 0 "clsde " -- version
+expect 0 "usage: clsde" -- --help
+expect 2 "unknown command 'frobnicate'" -- frobnicate
+expect 2 "usage: clsde" --
+expect 0 "OpenCL C" -- devices
+expect 0 "(* = selected" -- devices --device 0
+expect 1 "--device 99: no device with that index" -- devices --device 99
+expect 1 "'nosuchdevice' matches no device name" -- devices --device nosuchdevice
+expect 2 "--device needs a value" -- devices --device
+expect 2 "unknown option '--bogus'" -- devices --bogus
+expect 0 "0 from cache" -- devices --build
+expect 0 "compiled, 0 cache entries rejected" -- devices --build
+expect 0 "0 compiled" -- devices --build
+expect 0 "(cache: off)" -- devices --build --no-cache
+CLSDE_DEVICE=77 expect 1 "CLSDE_DEVICE 77: no device with that index" -- devices
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
