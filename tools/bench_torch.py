@@ -2,10 +2,11 @@
 """Forward-pass timing of the PyTorch reference network (tools/torch_ncsnpp.py), the baseline
 that `clsde bench` numbers are compared with.
 
-Prints one JSON line per batch size: {"model", "batch", "ms", "peak_rss_mb", "threads"}; `ms`
-is the median wall time of one eval-mode forward (no autograd) over --repeat runs after
---warmup untimed ones; `peak_rss_mb` is the process's peak resident set so far (it includes
-building the model, and never goes down). Weights are random unless --weights names a clsde
+Prints one JSON line per batch size: {"model", "batch", "ms", "peak_rss_mb", "threads",
+"min_ms"}; `ms` is the median wall time of one eval-mode forward (no autograd) over --repeat
+runs after --warmup untimed ones, `min_ms` the fastest (steadier on a shared machine);
+`peak_rss_mb` is the process's peak resident set so far (it includes building the model,
+and never goes down). Weights are random unless --weights names a clsde
 .safetensors model file (official tensor names without 'module.', the official config as JSON
 in __metadata__.config), so the C engine and PyTorch can run identical weights.
 
@@ -107,7 +108,7 @@ def main():
     p.add_argument('--batch', default='1', help='comma-separated batch sizes (default 1)')
     p.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
     p.add_argument('--repeat', type=int, default=5, help='timed forwards per batch (default 5)')
-    p.add_argument('--warmup', type=int, default=1, help='untimed forwards first (default 1)')
+    p.add_argument('--warmup', type=int, default=3, help='untimed forwards first (default 3)')
     p.add_argument('--seed', type=int, default=0)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -143,8 +144,8 @@ def main():
                 if i >= args.warmup:
                     times.append((time.perf_counter() - t0) * 1e3)
         print(json.dumps({'model': name, 'batch': b, 'ms': round(statistics.median(times), 3),
-                          'peak_rss_mb': round(peak_rss_mb(), 1), 'threads': args.threads}),
-              flush=True)
+                          'peak_rss_mb': round(peak_rss_mb(), 1), 'threads': args.threads,
+                          'min_ms': round(min(times), 3)}), flush=True)
 
 
 if __name__ == '__main__':
