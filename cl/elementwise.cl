@@ -3,6 +3,8 @@
  *   silu:   y[i] = x[i] * sigmoid(x[i])
  *   axpby:  y[i] = a * x[i] + b * y2[i]          (y may alias x or y2)
  *   scale_add_bc: y[n,c,i] = a * x[n,c,i] + b[n*C + c]   (per-(batch, channel) bias)
+ *   scale_per_image: y[b,i] = x[b,i] * s[b]  or  x[b,i] / s[b]
+ *   affine: y[i] = a * x[i] + b
  *
  * Tuning parameters (-D):
  *   VW  vector width, 1, 2, 4, 8 or 16 (default 4). Work-item g handles elements
@@ -64,4 +66,34 @@ __kernel void scale_add_bc(const int hw, const float a, __global const float *x,
     __global float *yp = y + (size_t)plane * hw;
     if (base >= hw) return;
     for (int i = base; i < min(base + VW, hw); i++) yp[i] = a * xp[i] + b;
+}
+
+/* x, y: [N, per_image]; id 0: element (vector) in the image, id 1: image b. */
+__kernel void scale_per_image(const int per_image, const int divide,
+                              __global const float *restrict s, __global const float *x,
+                              __global float *y)
+{
+    const int g = get_global_id(0);
+    const int b = get_global_id(1);
+    const int base = g * VW;
+    const float sb = s[b];
+    __global const float *xp = x + (size_t)b * per_image;
+    __global float *yp = y + (size_t)b * per_image;
+    if (base >= per_image) return;
+    if (divide)
+        for (int i = base; i < min(base + VW, per_image); i++) yp[i] = xp[i] / sb;
+    else
+        for (int i = base; i < min(base + VW, per_image); i++) yp[i] = xp[i] * sb;
+}
+
+__kernel void affine(const int n, const float a, const float b, __global const float *x,
+                     __global float *y)
+{
+    const int g = get_global_id(0);
+    const int base = g * VW;
+    if (base + VW <= n) {
+        STOREV(a * LOADV(x, g) + b, y, g);
+    } else {
+        for (int i = base; i < n; i++) y[i] = a * x[i] + b;
+    }
 }

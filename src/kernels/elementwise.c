@@ -59,3 +59,36 @@ clsde_status clsde_scale_add_bc_enqueue(clsde_context *ctx, size_t planes, size_
     CLSDE_ARG(ctx, k, 4, y);
     return clsde_enqueue(ctx, k, "scale_add_bc", 2, gws, lws);
 }
+
+clsde_status clsde_scale_per_image_enqueue(clsde_context *ctx, size_t n, size_t per_image,
+                                           int divide, cl_mem s, cl_mem x, cl_mem y)
+{
+    cl_kernel k;
+    const int per32 = (int)per_image, div32 = divide != 0;
+    const size_t gws[2] = {(per_image + VW - 1) / VW, n}, lws[2] = {16, 1};
+    CLSDE_FAIL_IF(n == 0 || per_image == 0 || n * per_image > INT_MAX, ctx, CLSDE_ERR_ARG,
+                  "scale_per_image: bad size %zu x %zu", n, per_image);
+    CLSDE_TRY(clsde_kernel_get(ctx, FILE_, "", "scale_per_image", &k));
+    CLSDE_ARG(ctx, k, 0, per32);
+    CLSDE_ARG(ctx, k, 1, div32);
+    CLSDE_ARG(ctx, k, 2, s);
+    CLSDE_ARG(ctx, k, 3, x);
+    CLSDE_ARG(ctx, k, 4, y);
+    return clsde_enqueue(ctx, k, "scale_per_image", 2, gws, lws);
+}
+
+clsde_status clsde_affine_enqueue(clsde_context *ctx, size_t n, float a, float b, cl_mem x,
+                                  cl_mem y)
+{
+    cl_kernel k;
+    const int n32 = (int)n;
+    const size_t gws = (n + VW - 1) / VW, lws = WG;
+    CLSDE_FAIL_IF(n == 0 || n > INT_MAX, ctx, CLSDE_ERR_ARG, "affine: bad size %zu", n);
+    CLSDE_TRY(clsde_kernel_get(ctx, FILE_, "", "affine", &k));
+    CLSDE_ARG(ctx, k, 0, n32);
+    CLSDE_ARG(ctx, k, 1, a);
+    CLSDE_ARG(ctx, k, 2, b);
+    CLSDE_ARG(ctx, k, 3, x);
+    CLSDE_ARG(ctx, k, 4, y);
+    return clsde_enqueue(ctx, k, "affine", 1, &gws, &lws);
+}

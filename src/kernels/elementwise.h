@@ -13,4 +13,13 @@ clsde_status clsde_axpby_enqueue(clsde_context *ctx, size_t n, float a, cl_mem x
 clsde_status clsde_scale_add_bc_enqueue(clsde_context *ctx, size_t planes, size_t hw, float a,
                                         cl_mem x, cl_mem bias, cl_mem y);
 
+/* Per-image scaling, x, y: [n, per_image], s: device buffer [n]. y may equal x.
+ * divide = 0: y[b, i] = x[b, i] * s[b];  divide = 1: y[b, i] = x[b, i] / s[b]
+ * (the reference divides: h / sigma, -out / std == out / (-std)). */
+clsde_status clsde_scale_per_image_enqueue(clsde_context *ctx, size_t n, size_t per_image,
+                                           int divide, cl_mem s, cl_mem x, cl_mem y);
+/* y = a * x + b (scalar a, b), n elements; y may equal x. (Centring: 2x - 1.) */
+clsde_status clsde_affine_enqueue(clsde_context *ctx, size_t n, float a, float b, cl_mem x,
+                                  cl_mem y);
+
 #endif

@@ -19,3 +19,16 @@ void clsde_scale_add_bc_ref(size_t planes, size_t hw, float a, const float *x, c
     for (size_t p = 0; p < planes; p++)
         for (size_t i = 0; i < hw; i++) y[p * hw + i] = a * x[p * hw + i] + bias[p];
 }
+
+void clsde_scale_per_image_ref(size_t n, size_t per_image, int divide, const float *s,
+                               const float *x, float *y)
+{
+    for (size_t b = 0; b < n; b++)
+        for (size_t i = 0; i < per_image; i++)
+            y[b * per_image + i] = divide ? x[b * per_image + i] / s[b] : x[b * per_image + i] * s[b];
+}
+
+void clsde_affine_ref(size_t n, float a, float b, const float *x, float *y)
+{
+    for (size_t i = 0; i < n; i++) y[i] = a * x[i] + b;
+}

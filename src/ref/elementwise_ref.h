@@ -12,4 +12,10 @@ void clsde_axpby_ref(size_t n, float a, const float *x, float b, const float *y2
 void clsde_scale_add_bc_ref(size_t planes, size_t hw, float a, const float *x, const float *bias,
                             float *y);
 
+/* x, y: [n, per_image]; y = x * s[b] or x / s[b]. */
+void clsde_scale_per_image_ref(size_t n, size_t per_image, int divide, const float *s,
+                               const float *x, float *y);
+/* y = a * x + b. */
+void clsde_affine_ref(size_t n, float a, float b, const float *x, float *y);
+
 #endif

@@ -90,6 +90,48 @@ static void check_scale_add_bc(checkkern *c)
     free(x), free(bias), free(got), free(ref);
 }
 
+static void check_scale_per_image(checkkern *c)
+{
+    const size_t nb = (size_t)ck_randint(c, 1, 4), per = random_size(c), n = nb * per;
+    const int divide = ck_randint(c, 0, 1);
+    float *x = ck_alloc(n), *s = ck_alloc(nb), *got = ck_alloc(n), *ref = ck_alloc(n);
+    ck_buf bx, bs, by;
+    char shape[64];
+    snprintf(shape, sizeof shape, "%zux%zu %s", nb, per, divide ? "divide" : "multiply");
+    ck_fill(c, x, n, -3, 3);
+    ck_fill(c, s, nb, 0.01f, 50.0f);
+    clsde_scale_per_image_ref(nb, per, divide, s, x, ref);
+    bx = ck_upload(c, x, n);
+    bs = ck_upload(c, s, nb);
+    by = ck_upload(c, NULL, n);
+    /* one rounding: exact division or multiplication must match the reference bit for bit */
+    if (!ck_status(c, clsde_scale_per_image_enqueue(c->ctx, nb, per, divide, bs.mem, bx.mem,
+                                                    by.mem),
+                   "scale_per_image") &&
+        !ck_download(c, &by, got, "scale_per_image"))
+        ck_compare(c, "scale_per_image", shape, got, ref, n, 0, 0);
+    ck_free(&bx), ck_free(&bs), ck_free(&by);
+    free(x), free(s), free(got), free(ref);
+}
+
+static void check_affine(checkkern *c)
+{
+    const size_t n = random_size(c);
+    const float a = ck_randf(c, -3, 3), b = ck_randf(c, -1, 1);
+    float *x = ck_alloc(n), *got = ck_alloc(n), *ref = ck_alloc(n);
+    ck_buf bx;
+    char shape[32];
+    snprintf(shape, sizeof shape, "[%zu]", n);
+    ck_fill(c, x, n, -3, 3);
+    clsde_affine_ref(n, a, b, x, ref);
+    bx = ck_upload(c, x, n);
+    if (!ck_status(c, clsde_affine_enqueue(c->ctx, n, a, b, bx.mem, bx.mem), "affine") &&
+        !ck_download(c, &bx, got, "affine"))
+        ck_compare(c, "affine in place", shape, got, ref, n, 1e-6, 1e-6);
+    ck_free(&bx);
+    free(x), free(got), free(ref);
+}
+
 void check_elementwise(checkkern *c)
 {
     const int reps = c->small ? 3 : 12;
@@ -97,5 +139,7 @@ void check_elementwise(checkkern *c)
         check_silu(c);
         check_axpby(c);
         check_scale_add_bc(c);
+        check_scale_per_image(c);
+        check_affine(c);
     }
 }
