@@ -7,13 +7,13 @@
  *   affine: y[i] = a * x[i] + b
  *
  * Tuning parameters (-D):
- *   VW  vector width, 1, 2, 4, 8 or 16 (default 4). Work-item g handles elements
+ *   VW  vector width, 1, 2, 4, 8 or 16 (default 16: best on PoCL, see BENCHMARKS.md). Work-item g handles elements
  *       [g*VW, g*VW + VW); the last, partial vector is done element by element.
  * Global id 0 maps to the element (vector) index; the wrapper rounds the global
  * size up to the work-group size, so every kernel guards against g*VW >= n.
  */
 #ifndef VW
-#define VW 4
+#define VW 16
 #endif
 
 #if VW == 1

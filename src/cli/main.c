@@ -15,6 +15,8 @@ static void usage(FILE *f)
             "commands:\n"
             "  devices [--build] [--device SEL] [--no-cache]   list OpenCL devices; --build\n"
             "                                                  compiles every kernel\n"
+            "  bench kernels [--json] [--kernel NAME] [--batch 1,8]\n"
+            "                                                  time kernels against measured roofs\n"
             "  version                                         print the version\n"
             "\n"
             "Device selection: --device N (index), --device NAME (substring), or the\n"
@@ -52,6 +54,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "devices")) return clsde_cmd_devices(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "bench")) return clsde_cmd_bench(argc - 1, argv + 1);
     fprintf(stderr, "clsde: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -10,7 +10,7 @@
 #define FILE_ "elementwise.cl"
 /* Must equal the default VW of elementwise.cl: the programs are built with default
  * options until per-device tuning passes -DVW. */
-#define VW 4
+#define VW 16
 #define WG 64
 
 clsde_status clsde_silu_enqueue(clsde_context *ctx, size_t n, cl_mem x, cl_mem y)

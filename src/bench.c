@@ -1,0 +1,205 @@
+/*
+ * bench.c — `clsde bench kernels`: each kernel family on the shapes of the CIFAR-10
+ * NCSN++ / DDPM++ networks (networks.md §2.5, §2.6, §7), at the requested batch sizes,
+ * with the roof measured in the same run. One function per family below; add a family
+ * by writing bench_<op>() and one line in clsde_bench_kernels().
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench.h"
+#include "kernels/elementwise.h"
+#include "program.h"
+
+#ifdef CLSDE_HAVE_OPENBLAS
+#include <cblas.h>
+void openblas_set_num_threads(int);
+#endif
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int clsde_bench_wants(const clsde_bench *b, const char *kernel)
+{
+    return !b->filter || !*b->filter || strstr(kernel, b->filter) != NULL;
+}
+
+clsde_status clsde_bench_time(clsde_bench *b, clsde_bench_fn fn, void *arg, double *ms)
+{
+    /* The machine is shared and noisy: report the best of 5 rounds, each at least
+     * min_seconds / 5 long (a round's mean is robust to timer resolution). */
+    double best = 1e30;
+    CLSDE_TRY(fn(b->ctx, arg)); /* warm-up: builds the program, touches the buffers */
+    CLSDE_TRY(clsde_finish(b->ctx));
+    for (int round = 0; round < 5; round++) {
+        int reps = 0;
+        double t;
+        const double t0 = now();
+        do {
+            CLSDE_TRY(fn(b->ctx, arg));
+            CLSDE_TRY(clsde_finish(b->ctx));
+            reps++;
+            t = now() - t0;
+        } while (t < b->min_seconds / 5 && reps < 100000);
+        if (t / reps < best) best = t / reps;
+    }
+    *ms = 1e3 * best;
+    return CLSDE_OK;
+}
+
+typedef struct copy_arg {
+    cl_mem a, b;
+    size_t bytes;
+} copy_arg;
+
+static clsde_status run_copy(clsde_context *ctx, void *p)
+{
+    const copy_arg *c = p;
+    CLSDE_CL(ctx, clEnqueueCopyBuffer(ctx->queue, c->a, c->b, 0, 0, c->bytes, 0, NULL, NULL),
+             "clEnqueueCopyBuffer");
+    return CLSDE_OK;
+}
+
+clsde_status clsde_bench_init(clsde_bench *b)
+{
+    /* 64 MiB: well beyond the caches, like the activations of a batch-8 network */
+    copy_arg c = {NULL, NULL, (size_t)64 << 20};
+    double ms = 0;
+    clsde_status st;
+    float *zero = calloc(c.bytes, 1);
+    CLSDE_FAIL_IF(!zero, b->ctx, CLSDE_ERR_NOMEM, "out of memory");
+    st = clsde_buffer_create(b->ctx, c.bytes, &c.a);
+    if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, c.bytes, &c.b);
+    if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, c.a, 0, c.bytes, zero);
+    if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, c.b, 0, c.bytes, zero);
+    if (st == CLSDE_OK) st = clsde_bench_time(b, run_copy, &c, &ms);
+    free(zero);
+    clsde_buffer_release(c.a);
+    clsde_buffer_release(c.b);
+    CLSDE_TRY(st);
+    b->copy_gbs = 2.0 * (double)c.bytes / (ms * 1e-3) / 1e9;
+    b->rows = 0;
+    if (b->json) fputs("[", b->out);
+    return CLSDE_OK;
+}
+
+double clsde_bench_sgemm_gflops(clsde_bench *b, int m, int n, int k)
+{
+#ifdef CLSDE_HAVE_OPENBLAS
+    float *A = calloc((size_t)m * k, sizeof *A), *B = calloc((size_t)k * n, sizeof *B);
+    float *C = calloc((size_t)m * n, sizeof *C);
+    double t0, t, best = 1e30;
+    if (!A || !B || !C) {
+        free(A), free(B), free(C);
+        return 0;
+    }
+    for (size_t i = 0; i < (size_t)m * k; i++) A[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)k * n; i++) B[i] = (float)(i % 5) * 0.1f;
+    openblas_set_num_threads(b->ctx->info.compute_units > 0 ? b->ctx->info.compute_units : 1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, A, k, B, n, 0.0f, C, n);
+    for (int round = 0; round < 5; round++) {
+        int reps = 0;
+        t0 = now();
+        do {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, A, k, B, n,
+                        0.0f, C, n);
+            reps++;
+            t = now() - t0;
+        } while (t < b->min_seconds / 5 && reps < 100000);
+        if (t / reps < best) best = t / reps;
+    }
+    free(A), free(B), free(C);
+    return 2.0 * m * n * (double)k / best / 1e9;
+#else
+    (void)b, (void)m, (void)n, (void)k;
+    return 0;
+#endif
+}
+
+void clsde_bench_row(clsde_bench *b, const char *kernel, const char *shape, double ms,
+                     double work, const char *unit, double roof)
+{
+    const double rate = work / (ms * 1e-3) / 1e9;
+    const double ratio = roof > 0 ? rate / roof : 0;
+    if (b->json) {
+        fprintf(b->out,
+                "%s\n  {\"kernel\": \"%s\", \"shape\": \"%s\", \"ms\": %.6g, \"rate\": %.6g, "
+                "\"unit\": \"%s\", \"roof\": %.6g, \"ratio\": %.4f}",
+                b->rows ? "," : "", kernel, shape, ms, rate, unit, roof, ratio);
+    } else {
+        if (!b->rows)
+            fprintf(b->out, "%-18s %-26s %10s %10s %-8s %10s %7s\n", "kernel", "shape", "ms",
+                    "rate", "unit", "roof", "ratio");
+        fprintf(b->out, "%-18s %-26s %10.4f %10.2f %-8s %10.2f %6.1f%%\n", kernel, shape, ms,
+                rate, unit, roof, 100 * ratio);
+    }
+    b->rows++;
+    fflush(b->out);
+}
+
+/* ------------------------------------------------------------ elementwise */
+
+/* Activation shapes of the CIFAR-10 NCSN++ / DDPM++ networks per sample: C x H x W. */
+static const int act_shapes[][3] = {{128, 32, 32}, {256, 16, 16}, {256, 8, 8}, {256, 4, 4}};
+
+typedef struct ew_arg {
+    size_t n;
+    cl_mem x, y, z;
+    int which;
+} ew_arg;
+
+static clsde_status run_ew(clsde_context *ctx, void *p)
+{
+    const ew_arg *a = p;
+    switch (a->which) {
+    case 0: return clsde_silu_enqueue(ctx, a->n, a->x, a->y);
+    case 1: return clsde_axpby_enqueue(ctx, a->n, 0.5f, a->x, 0.25f, a->y, a->z);
+    default: return clsde_affine_enqueue(ctx, a->n, 2.0f, -1.0f, a->x, a->y);
+    }
+}
+
+static clsde_status bench_elementwise(clsde_bench *b)
+{
+    static const char *names[] = {"silu", "axpby", "affine"};
+    static const int streams[] = {2, 3, 2}; /* arrays read + written per element */
+    for (int which = 0; which < 3; which++) {
+        if (!clsde_bench_wants(b, names[which])) continue;
+        for (int bi = 0; bi < b->n_batches; bi++)
+            for (size_t s = 0; s < sizeof act_shapes / sizeof *act_shapes; s++) {
+                const int *sh = act_shapes[s];
+                ew_arg a = {(size_t)b->batches[bi] * sh[0] * sh[1] * sh[2], NULL, NULL, NULL,
+                            which};
+                const size_t bytes = a.n * sizeof(float);
+                float *host = calloc(a.n, sizeof(float));
+                char shape[64];
+                double ms = 0;
+                clsde_status st;
+                CLSDE_FAIL_IF(!host, b->ctx, CLSDE_ERR_NOMEM, "out of memory");
+                st = clsde_buffer_create(b->ctx, bytes, &a.x);
+                if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, bytes, &a.y);
+                if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, bytes, &a.z);
+                if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.x, 0, bytes, host);
+                if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.y, 0, bytes, host);
+                if (st == CLSDE_OK) st = clsde_bench_time(b, run_ew, &a, &ms);
+                free(host);
+                clsde_buffer_release(a.x), clsde_buffer_release(a.y), clsde_buffer_release(a.z);
+                CLSDE_TRY(st);
+                snprintf(shape, sizeof shape, "%dx%dx%dx%d", b->batches[bi], sh[0], sh[1], sh[2]);
+                clsde_bench_row(b, names[which], shape, ms, (double)streams[which] * bytes,
+                                "GB/s", b->copy_gbs);
+            }
+    }
+    return CLSDE_OK;
+}
+
+clsde_status clsde_bench_kernels(clsde_bench *b)
+{
+    CLSDE_TRY(bench_elementwise(b));
+    if (b->json) fputs("\n]\n", b->out);
+    return CLSDE_OK;
+}
