@@ -15,6 +15,8 @@ static const struct {
     void (*fn)(checkkern *c);
 } table[] = {
     {"elementwise", check_elementwise},
+    {"attention", check_attention},
+    {"embed", check_embed},
 };
 
 #define CANARY_BITS 0x7fc0deadu

@@ -63,5 +63,7 @@ float *ck_alloc(size_t n);
 
 /* ---- kernel entries ---- */
 void check_elementwise(checkkern *c);
+void check_attention(checkkern *c);
+void check_embed(checkkern *c);
 
 #endif
