@@ -18,7 +18,8 @@
  *   1. scores: a work-item owns chunks of VK consecutive keys and computes them for all
  *      TQ queries (TQ vector accumulators over the keys, loop over channels);
  *      the TQ x TK block lives in local memory, query-major;
- *   2. softmax: work-item i < TQ updates row i (max, exp, sum) — cheap next to 1 and 3;
+ *   2. softmax: work-item i < TQ updates row i (max, exp, sum; VK-wide) — cheap next
+ *      to 1 and 3;
  *   3. output: a work-item owns channels and forms, for all TQ queries, the dot product
  *      of its v row with each probability row (VK-wide partial sums).
  * Edges: queries past hw read the last query's data (clamped index) and are never
@@ -30,7 +31,7 @@
  *   TQ  queries per work-group, 1..WG (default 16)
  *   TK  keys per block held in local memory, a multiple of VK (default 256);
  *       local memory used: 4*TQ*TK + 8*TQ bytes (16.1 KiB by default)
- *   VK  key vector width, 1, 2, 4, 8 or 16 (default 8)
+ *   VK  key vector width, 1, 2, 4, 8 or 16 (default 16)
  *   WG  work-group size (default 64); the kernel requires exactly this local size
  */
 #ifndef TQ
@@ -40,7 +41,7 @@
 #define TK 256
 #endif
 #ifndef VK
-#define VK 8
+#define VK 16
 #endif
 #ifndef WG
 #define WG 64
@@ -54,7 +55,6 @@
 #define floatK float
 #define LOADK(p) (*(p))
 #define STOREK(x, p) (*(p) = (x))
-#define HSUMK(x) (x)
 #else
 #define ATT_CAT_(a, b) a##b
 #define ATT_CAT(a, b) ATT_CAT_(a, b)
@@ -63,15 +63,20 @@
 #define STOREK(x, p) ATT_CAT(vstore, VK)(x, 0, p)
 #endif
 
-#if VK == 2
-#define HSUMK(x) ((x).s0 + (x).s1)
+/* Horizontal sum of a floatK from its scalar components, pairwise. */
+#define HSUM2_(x) ((x).s0 + (x).s1)
+#define HSUM4_(x) (((x).s0 + (x).s1) + ((x).s2 + (x).s3))
+#define HSUM8_(x) (HSUM4_(x) + (((x).s4 + (x).s5) + ((x).s6 + (x).s7)))
+#if VK == 1
+#define HSUMK(x) (x)
+#elif VK == 2
+#define HSUMK(x) HSUM2_(x)
 #elif VK == 4
-#define HSUMK(x) (((x).s0 + (x).s1) + ((x).s2 + (x).s3))
+#define HSUMK(x) HSUM4_(x)
 #elif VK == 8
-#define HSUMK(x) ((((x).s0 + (x).s1) + ((x).s2 + (x).s3)) + (((x).s4 + (x).s5) + ((x).s6 + (x).s7)))
+#define HSUMK(x) HSUM8_(x)
 #elif VK == 16
 #define HSUMK(x) (HSUM8_((x).lo) + HSUM8_((x).hi))
-#define HSUM8_(y) ((((y).s0 + (y).s1) + ((y).s2 + (y).s3)) + (((y).s4 + (y).s5) + ((y).s6 + (y).s7)))
 #endif
 
 /* VK values p[0 .. n-1] followed by copies of p[n-1] (a partial key chunk, 1 <= n < VK). */
@@ -80,6 +85,28 @@ inline floatK load_keys_clamped(__global const float *p, const int n)
     float t[VK];
     for (int u = 0; u < VK; u++) t[u] = p[min(u, n - 1)];
     return LOADK(t);
+}
+
+/* Horizontal sum and max of the softmax's running vectors, through a private array:
+ * Oclgrind 21.10's uninitialised-value checker crashes on swizzles of a vector carried
+ * around a loop (HSUMK is fine on the accumulators of step 3, which live in an array),
+ * and reports fmax on .lo/.hi of a float16 as uninitialised. Once per row and block. */
+inline float hsum(const floatK x)
+{
+    float t[VK], r;
+    STOREK(x, t);
+    r = t[0];
+    for (int u = 1; u < VK; u++) r += t[u];
+    return r;
+}
+
+inline float hmax(const floatK x)
+{
+    float t[VK], m;
+    STOREK(x, t);
+    m = t[0];
+    for (int u = 1; u < VK; u++) m = fmax(m, t[u]);
+    return m;
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
@@ -128,16 +155,27 @@ void attention(const int c, const int hw, const float scale, __global const floa
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 
-        /* 2. online softmax update of row lid */
+        /* 2. online softmax update of row lid (VK-wide, then the partial chunk) */
         if (lid < TQ) {
             __local float *row = s + lid * TK;
-            float m_new = m_run, sum = 0.0f, a;
-            for (int j = 0; j < nk; j++) m_new = fmax(m_new, row[j]);
-            for (int j = 0; j < nk; j++) {
+            const int nfull = nk / VK * VK;
+            floatK vm = (floatK)(m_run), vs = (floatK)(0.0f);
+            float m_new, sum = 0.0f, a;
+            int j;
+            for (j = 0; j < nfull; j += VK) vm = fmax(vm, LOADK(row + j));
+            m_new = hmax(vm);
+            for (; j < nk; j++) m_new = fmax(m_new, row[j]);
+            for (j = 0; j < nfull; j += VK) {
+                const floatK e = exp(LOADK(row + j) - m_new);
+                STOREK(e, row + j);
+                vs += e;
+            }
+            for (; j < nk; j++) {
                 const float e = exp(row[j] - m_new);
                 row[j] = e;
                 sum += e;
             }
+            sum += hsum(vs);
             a = exp(m_run - m_new); /* 0 for the first block (m_run = -inf) */
             l_run = l_run * a + sum;
             m_run = m_new;

@@ -13,7 +13,7 @@
  * through -D options (a separate program, cached under its own key). */
 #define TQ_DEFAULT 16
 #define TK_DEFAULT 256
-#define VK_DEFAULT 8
+#define VK_DEFAULT 16
 #define WG_DEFAULT 64
 
 static size_t local_bytes(int tq, int tk)
