@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "kernels/attention.h"
 #include "kernels/elementwise.h"
 #include "program.h"
 
@@ -197,9 +198,65 @@ static clsde_status bench_elementwise(clsde_bench *b)
     return CLSDE_OK;
 }
 
+/* ------------------------------------------------------------ attention */
+
+/* Attention shapes of the CIFAR-10 networks per sample: C x HW (16x16 blocks, 4x4 middle). */
+static const int att_shapes[][2] = {{256, 256}, {256, 16}};
+
+typedef struct att_arg {
+    int n, c, hw;
+    cl_mem q, k, v, o;
+} att_arg;
+
+static clsde_status run_att(clsde_context *ctx, void *p)
+{
+    const att_arg *a = p;
+    return clsde_attention_enqueue(ctx, a->n, a->c, a->hw, a->q, a->k, a->v, a->o);
+}
+
+/* Work: the two GEMMs S = Q^T K ([hw, c] x [c, hw]) and O = V P^T ([c, hw] x [hw, hw]),
+ * 4 c hw^2 FLOP per image (softmax not counted). Roof: OpenBLAS on the same two GEMMs. */
+static clsde_status bench_attention(clsde_bench *b)
+{
+    if (!clsde_bench_wants(b, "attention")) return CLSDE_OK;
+    for (size_t s = 0; s < sizeof att_shapes / sizeof *att_shapes; s++) {
+        const int c = att_shapes[s][0], hw = att_shapes[s][1];
+        const double flop1 = 2.0 * c * (double)hw * hw;
+        const double g1 = clsde_bench_sgemm_gflops(b, hw, hw, c);
+        const double g2 = clsde_bench_sgemm_gflops(b, c, hw, hw);
+        const double roof = g1 > 0 && g2 > 0 ? 2 * flop1 / (flop1 / g1 + flop1 / g2) : 0;
+        for (int bi = 0; bi < b->n_batches; bi++) {
+            att_arg a = {b->batches[bi], c, hw, NULL, NULL, NULL, NULL};
+            const size_t n = (size_t)a.n * c * hw, bytes = n * sizeof(float);
+            float *host = malloc(bytes);
+            char shape[64];
+            double ms = 0;
+            clsde_status st;
+            CLSDE_FAIL_IF(!host, b->ctx, CLSDE_ERR_NOMEM, "out of memory");
+            for (size_t i = 0; i < n; i++) host[i] = (float)(i % 13) * 0.05f - 0.3f;
+            st = clsde_buffer_create(b->ctx, bytes, &a.q);
+            if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, bytes, &a.k);
+            if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, bytes, &a.v);
+            if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, bytes, &a.o);
+            if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.q, 0, bytes, host);
+            if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.k, 0, bytes, host);
+            if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.v, 0, bytes, host);
+            if (st == CLSDE_OK) st = clsde_bench_time(b, run_att, &a, &ms);
+            free(host);
+            clsde_buffer_release(a.q), clsde_buffer_release(a.k);
+            clsde_buffer_release(a.v), clsde_buffer_release(a.o);
+            CLSDE_TRY(st);
+            snprintf(shape, sizeof shape, "%dx%dx%d", a.n, c, hw);
+            clsde_bench_row(b, "attention", shape, ms, 2 * flop1 * a.n, "GFLOP/s", roof);
+        }
+    }
+    return CLSDE_OK;
+}
+
 clsde_status clsde_bench_kernels(clsde_bench *b)
 {
     CLSDE_TRY(bench_elementwise(b));
+    CLSDE_TRY(bench_attention(b));
     if (b->json) fputs("\n]\n", b->out);
     return CLSDE_OK;
 }
