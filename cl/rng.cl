@@ -10,7 +10,8 @@
  * Tuning / variant parameters (-D):
  *   RNG_FP32  0 (default): Box–Muller in double when the device has cl_khr_fp64;
  *             1: always in float (the path of devices without fp64; lets the checker test it).
- * Global id 0: block j (elements 4j .. 4j+3 of the image), id 1: image b in the batch.
+ * Global id 0: block j (elements 4j .. 4j+3 of the image), id 1: image b in the batch
+ * (enqueued with local size 1 in that dimension, so it is never padded).
  * The last block of an image is partial when per_image % 4 != 0: its extra words are
  * computed and dropped. No local memory, any work-group size.
  */
@@ -53,7 +54,7 @@ inline uint4 philox4x32_10(uint4 c, uint2 k)
 inline float2 box_muller(const uint a, const uint b)
 {
     const uint o = b >> 29, g = b & 0x1fffffffu;
-    const uint q = ((o + 1u) >> 1) & 3u;
+    const uint q = o == 7u ? 0u : (o + 1u) >> 1; /* quarter turns (not & 3: Oclgrind 21.10 mis-evaluates that form) */
     float cz, sz;
 #if RNG_USE_DOUBLE
     const double r2 = a < 0x80000000u ? -2.0 * log(((double)a + 1.0) * 0x1p-32)

@@ -49,7 +49,7 @@ void clsde_philox4x32(int rounds, const uint32_t ctr[4], const uint32_t key[2], 
  * end so that sin/cos only see [0, pi/4] and values near zero stay relatively accurate. */
 static void box_muller_d(uint32_t a, uint32_t b, float *z0, float *z1)
 {
-    const uint32_t o = b >> 29, g = b & 0x1fffffffu, q = ((o + 1u) >> 1) & 3u;
+    const uint32_t o = b >> 29, g = b & 0x1fffffffu, q = o == 7u ? 0u : (o + 1u) >> 1;
     const double r2 = a < 0x80000000u ? -2.0 * log(((double)a + 1.0) * 0x1p-32)
                                       : -2.0 * log1p(-(double)(0xffffffffu - a) * 0x1p-32);
     const double rho = sqrt(r2);
@@ -65,7 +65,7 @@ static void box_muller_d(uint32_t a, uint32_t b, float *z0, float *z1)
  * float log/log1p/sqrt/sin/cos may differ from libm by the OpenCL ULP bounds. */
 static void box_muller_f(uint32_t a, uint32_t b, float *z0, float *z1)
 {
-    const uint32_t o = b >> 29, g = b & 0x1fffffffu, q = ((o + 1u) >> 1) & 3u;
+    const uint32_t o = b >> 29, g = b & 0x1fffffffu, q = o == 7u ? 0u : (o + 1u) >> 1;
     const float r2 = a < 0x80000000u ? -2.0f * logf((float)(a + 1u) * 0x1p-32f)
                                      : -2.0f * log1pf(-(float)(0xffffffffu - a) * 0x1p-32f);
     const float rho = sqrtf(r2);

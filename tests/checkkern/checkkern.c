@@ -17,6 +17,9 @@ static const struct {
     {"elementwise", check_elementwise},
     {"attention", check_attention},
     {"embed", check_embed},
+    {"reduce", check_reduce},
+    {"rng", check_rng},
+    {"sde_step", check_sde_step},
 };
 
 #define CANARY_BITS 0x7fc0deadu

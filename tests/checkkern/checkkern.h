@@ -65,5 +65,8 @@ float *ck_alloc(size_t n);
 void check_elementwise(checkkern *c);
 void check_attention(checkkern *c);
 void check_embed(checkkern *c);
+void check_reduce(checkkern *c);
+void check_rng(checkkern *c);
+void check_sde_step(checkkern *c);
 
 #endif

@@ -149,12 +149,18 @@ static void test_grid_and_labels(void **state)
     static const float want[10] = {1.0f,        0.888890028f, 0.777779996f, 0.666669965f,
                                    0.555559993f, 0.444450021f, 0.333340019f, 0.222230002f,
                                    0.11112f,    9.99999975e-06f};
+    /* exp(linspace(ln 0.01, ln 50, 10)) as the fixture recorded it: the fused linspace
+     * (see sde.c) differs from start + step*i at k = 3 and 6 */
+    static const float sig[10] = {0.00999999978f, 0.0257630143f, 0.0663732737f, 0.17099756f,
+                                  0.440541208f,   1.13496757f,   2.92401838f,   7.5331521f,
+                                  19.4076672f,    50.0000038f};
     float t[1000];
     clsde_sde sde;
     (void)state;
     make(&sde, CLSDE_SDE_VE, 10, 1e-5);
     clsde_sde_time_grid(&sde, t);
     for (int i = 0; i < 10; i++) assert_true(t[i] == want[i]);
+    for (int i = 0; i < 10; i++) assert_true(sde.sigmas[i] == sig[i]);
     clsde_sde_destroy(&sde);
     make(&sde, CLSDE_SDE_VE, 1000, 1e-5);
     clsde_sde_time_grid(&sde, t);
