@@ -6,7 +6,7 @@
  * what devices without fp64 run) uses the device's float log/log1p/sqrt/sin/cos, whose
  * OpenCL bounds (3-4 ulp each) add up to 16 ulp (1.9e-6 relative) at most.
  * Also: batch-split and work-group-size invariance (bit for bit) and the moments of
- * 1e6 device normals (2e4 under Oclgrind) with ~5-standard-error bounds.
+ * 1e6 device normals (8e3 under Oclgrind) with ~5-standard-error bounds.
  */
 #include <math.h>
 #include <stdio.h>
@@ -81,6 +81,7 @@ static void check_invariance(checkkern *c)
     char shape[128];
     random_params(c, &p, CLSDE_RNG_NORMAL);
     p.n_images = (uint32_t)ck_randint(c, 2, 5);
+    if (c->small && p.per_image > 67) p.per_image = 67; /* five runs of the kernel follow */
     n = (size_t)p.n_images * p.per_image;
     k = (size_t)ck_randint(c, 1, (int)p.n_images - 1);
     whole = ck_alloc(n), split = ck_alloc(n);
@@ -108,7 +109,7 @@ static void check_invariance(checkkern *c)
     /* other work-group shapes, straight through the kernel */
     {
         /* id 1 (image) is never padded: its local size stays 1, as in the wrapper */
-        static const size_t lws_choices[][2] = {{1, 1}, {7, 1}, {32, 1}};
+        static const size_t lws_choices[][2] = {{7, 1}, {32, 1}};
         const char *opts = p.fp32 ? "-DRNG_FP32=1" : "";
         const cl_uint seed_lo = (cl_uint)p.seed, seed_hi = (cl_uint)(p.seed >> 32);
         const cl_int dist = 0;
@@ -116,7 +117,7 @@ static void check_invariance(checkkern *c)
         b = ck_upload(c, NULL, n);
         if (ck_status(c, clsde_kernel_get(c->ctx, "rng.cl", opts, "rng_fill", &kern), "kernel"))
             goto done;
-        for (int v = 0; v < 3; v++) {
+        for (int v = 0; v < 2; v++) {
             const size_t gws[2] = {((size_t)p.per_image + 3) / 4, p.n_images};
             clsde_status st = CLSDE_OK;
             if (clSetKernelArg(kern, 0, sizeof(cl_uint), &p.per_image) ||
@@ -154,7 +155,7 @@ static void check_moments(checkkern *c, int fp32)
     double s1 = 0, s2 = 0, s4 = 0, tail = 0, pair = 0;
     memset(&p, 0, sizeof p);
     p.seed = ck_rand(c), p.first_image = 5, p.n_images = 4;
-    p.per_image = c->small ? 5000 : 250000;
+    p.per_image = c->small ? 2000 : 250000;
     p.step = 3, p.stream = clsde_rng_stream(CLSDE_RNG_CORRECTOR, 0), p.fp32 = fp32;
     n = (size_t)p.n_images * p.per_image;
     z = ck_alloc(n);
