@@ -35,9 +35,8 @@
 
 inline uint4 philox_round(const uint4 c, const uint2 k)
 {
-    const uint hi0 = mul_hi(PHILOX_M0, c.x), lo0 = PHILOX_M0 * c.x;
-    const uint hi1 = mul_hi(PHILOX_M1, c.z), lo1 = PHILOX_M1 * c.z;
-    return (uint4)(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+    const ulong p0 = (ulong)PHILOX_M0 * c.x, p1 = (ulong)PHILOX_M1 * c.z;
+    return (uint4)((uint)(p1 >> 32) ^ c.y ^ k.x, (uint)p1, (uint)(p0 >> 32) ^ c.w ^ k.y, (uint)p0);
 }
 
 inline uint4 philox4x32_10(uint4 c, uint2 k)
@@ -50,40 +49,35 @@ inline uint4 philox4x32_10(uint4 c, uint2 k)
     return c;
 }
 
-/* (z0, z1) from the word pair (a, b); see rng_ref.h for why each branch. */
+/* (z0, z1) from the word pair (a, b); see rng_ref.h for the map. Branch-free (select
+ * instead of if/else) so that implicit vectorisers such as PoCL's keep the work-items in
+ * lock-step; on the float path both logarithms are computed and one is selected. */
 inline float2 box_muller(const uint a, const uint b)
 {
     const uint o = b >> 29, g = b & 0x1fffffffu;
-    const uint q = o == 7u ? 0u : (o + 1u) >> 1; /* quarter turns (not & 3: Oclgrind 21.10 mis-evaluates that form) */
-    float cz, sz;
+    const uint q = o == 7u ? 0u : (o + 1u) >> 1; /* quarter turns (not "& 3": Oclgrind 21.10
+                                                    mis-evaluates that form) */
+    const uint odd = o & 1u;
+    const uint m = odd ? 0x20000000u - g : g;
 #if RNG_USE_DOUBLE
-    const double r2 = a < 0x80000000u ? -2.0 * log(((double)a + 1.0) * 0x1p-32)
-                                      : -2.0 * log1p(-(double)(0xffffffffu - a) * 0x1p-32);
-    const double rho = sqrt(r2);
-    const double psi = 6.283185307179586 * (double)((o & 1u) ? 0x20000000u - g : g) * 0x1p-32;
-    const double c = cos(psi), s = (o & 1u) ? -sin(psi) : sin(psi);
-    double zc, zs;
-    if (q == 0) { zc = c; zs = s; }
-    else if (q == 1) { zc = -s; zs = c; }
-    else if (q == 2) { zc = -c; zs = -s; }
-    else { zc = s; zs = -c; }
-    cz = (float)(rho * zc);
-    sz = (float)(rho * zs);
+    /* u1 - 1 = -(2^32 - 1 - a) 2^-32 exactly, so log1p covers all of (0, 1] */
+    const double rho = sqrt(-2.0 * log1p(-(double)(0xffffffffu - a) * 0x1p-32));
+    const double psi = 6.283185307179586 * (double)m * 0x1p-32;
+    const double c = cos(psi), s = odd ? -sin(psi) : sin(psi);
+    const double zc = (q & 1u) ? -s : c, zs = (q & 1u) ? c : s;
+    const double sg = (q & 2u) ? -1.0 : 1.0;
+    return (float2)((float)(rho * (sg * zc)), (float)(rho * (sg * zs)));
 #else
-    const float r2 = a < 0x80000000u ? -2.0f * log(convert_float(a + 1u) * 0x1p-32f)
-                                     : -2.0f * log1p(-convert_float(0xffffffffu - a) * 0x1p-32f);
-    const float rho = sqrt(r2);
-    const float psi = convert_float((o & 1u) ? 0x20000000u - g : g) * 0x1p-32f * 6.28318548f;
-    const float c = cos(psi), s = (o & 1u) ? -sin(psi) : sin(psi);
-    float zc, zs;
-    if (q == 0) { zc = c; zs = s; }
-    else if (q == 1) { zc = -s; zs = c; }
-    else if (q == 2) { zc = -c; zs = -s; }
-    else { zc = s; zs = -c; }
-    cz = rho * zc;
-    sz = rho * zs;
+    /* float cannot hold u1 - 1 near u1 = 0: ln u1 directly below 1/2, log1p above */
+    const float l0 = log(convert_float(min(a, 0x7fffffffu) + 1u) * 0x1p-32f);
+    const float l1 = log1p(-convert_float(0xffffffffu - max(a, 0x80000000u)) * 0x1p-32f);
+    const float rho = sqrt(-2.0f * (a < 0x80000000u ? l0 : l1));
+    const float psi = convert_float(m) * 0x1p-32f * 6.28318548f;
+    const float c = cos(psi), s = odd ? -sin(psi) : sin(psi);
+    const float zc = (q & 1u) ? -s : c, zs = (q & 1u) ? c : s;
+    const float sg = (q & 2u) ? -1.0f : 1.0f;
+    return (float2)(rho * (sg * zc), rho * (sg * zs));
 #endif
-    return (float2)(cz, sz);
 }
 
 inline uint4 block_words(const uint j, const uint image, const uint step, const uint stream,

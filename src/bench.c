@@ -11,6 +11,9 @@
 #include "bench.h"
 #include "kernels/attention.h"
 #include "kernels/elementwise.h"
+#include "kernels/reduce.h"
+#include "kernels/rng.h"
+#include "kernels/sde_step.h"
 #include "program.h"
 
 #ifdef CLSDE_HAVE_OPENBLAS
@@ -253,10 +256,96 @@ static clsde_status bench_attention(clsde_bench *b)
     return CLSDE_OK;
 }
 
+/* ------------------------------------------------------------ sampler state updates */
+
+/* Sampler state shapes per sample: CIFAR-10 and the 256^2 LSUN/CelebA-HQ models. */
+static const int state_shapes[][3] = {{3, 32, 32}, {3, 256, 256}};
+
+typedef struct sde_arg {
+    int n, per;
+    cl_mem x, s, z, y, xm, coef, norms;
+    int which;
+} sde_arg;
+
+static clsde_status run_sde(clsde_context *ctx, void *p)
+{
+    const sde_arg *a = p;
+    switch (a->which) {
+    case 0: { /* noise for one step: N(0,1), double Box–Muller on fp64 devices */
+        clsde_rng_params r = {7, 0, (uint32_t)a->n, (uint32_t)a->per, 1,
+                              clsde_rng_stream(CLSDE_RNG_PREDICTOR, 0), CLSDE_RNG_NORMAL, 0};
+        return clsde_rng_enqueue(ctx, &r, a->z);
+    }
+    case 1: { /* predictor / corrector update, x_new in place, x_mean written */
+        const clsde_pc_update_params pp = {a->n, a->per, 0, 3};
+        return clsde_pc_update_enqueue(ctx, &pp, a->coef, a->x, a->s, a->z, a->x, a->xm);
+    }
+    case 2: /* per-image L2 norm (Langevin step size) */
+        return clsde_sumsq_per_image_enqueue(ctx, NULL, (size_t)a->n, (size_t)a->per, 1, a->s,
+                                             a->norms);
+    default: { /* inpainting mix with a shared mask */
+        const clsde_mix_params mp = {a->n, a->per, 0, 0.5f, 0.3f};
+        return clsde_inpaint_mix_enqueue(ctx, &mp, a->y, a->s, a->z, a->x, a->xm);
+    }
+    }
+}
+
+static clsde_status bench_sde(clsde_bench *b)
+{
+    static const char *names[] = {"rng_normal", "pc_update", "l2norm_per_image", "inpaint_mix"};
+    /* float arrays read + written per element (the shared mask counts once per image set) */
+    static const double streams[] = {1, 5, 1, 5};
+    for (int which = 0; which < 4; which++) {
+        if (!clsde_bench_wants(b, names[which])) continue;
+        for (int bi = 0; bi < b->n_batches; bi++)
+            for (size_t sh = 0; sh < sizeof state_shapes / sizeof *state_shapes; sh++) {
+                const int *d = state_shapes[sh];
+                sde_arg a;
+                size_t bytes, total, cbytes;
+                float *host;
+                char shape[64];
+                double ms = 0;
+                clsde_status st;
+                memset(&a, 0, sizeof a);
+                a.n = b->batches[bi], a.per = d[0] * d[1] * d[2], a.which = which;
+                total = (size_t)a.n * a.per;
+                bytes = total * sizeof(float);
+                cbytes = 3 * (size_t)a.n * sizeof(float);
+                host = calloc(total > 3 * (size_t)a.n ? total : 3 * (size_t)a.n, sizeof(float));
+                CLSDE_FAIL_IF(!host, b->ctx, CLSDE_ERR_NOMEM, "out of memory");
+                for (int i = 0; i < 3 * a.n; i++) host[i] = i % 3 ? 0.5f : 1.0f;
+                st = clsde_buffer_create(b->ctx, bytes, &a.x);
+                if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, bytes, &a.s);
+                if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, bytes, &a.z);
+                if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, bytes, &a.y);
+                if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, bytes, &a.xm);
+                if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, cbytes, &a.coef);
+                if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, a.n * sizeof(float), &a.norms);
+                if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.coef, 0, cbytes, host);
+                for (int i = 0; i < 3 * a.n; i++) host[i] = 0;
+                if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.x, 0, bytes, host);
+                if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.s, 0, bytes, host);
+                if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.z, 0, bytes, host);
+                if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.y, 0, bytes, host);
+                if (st == CLSDE_OK) st = clsde_bench_time(b, run_sde, &a, &ms);
+                free(host);
+                clsde_buffer_release(a.x), clsde_buffer_release(a.s), clsde_buffer_release(a.z);
+                clsde_buffer_release(a.y), clsde_buffer_release(a.xm);
+                clsde_buffer_release(a.coef), clsde_buffer_release(a.norms);
+                CLSDE_TRY(st);
+                snprintf(shape, sizeof shape, "%dx%dx%dx%d", a.n, d[0], d[1], d[2]);
+                clsde_bench_row(b, names[which], shape, ms, streams[which] * (double)bytes,
+                                "GB/s", b->copy_gbs);
+            }
+    }
+    return CLSDE_OK;
+}
+
 clsde_status clsde_bench_kernels(clsde_bench *b)
 {
     CLSDE_TRY(bench_elementwise(b));
     CLSDE_TRY(bench_attention(b));
+    CLSDE_TRY(bench_sde(b));
     if (b->json) fputs("\n]\n", b->out);
     return CLSDE_OK;
 }

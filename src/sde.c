@@ -15,7 +15,7 @@
  *   Euler–Maruyama (§3.1), Delta = 1/N: A = 1 - f_c(t)/N, B = lambda g(t)^2 / N,
  *     S = g(t) sqrt(1/N), f_c = 0 (VE) or -beta(t)/2
  *   ancestral sampling (§3.1):
- *     VE  A = 1, B = sigma_k^2 - sigma_{k-1}^2, S = sqrt(sigma_{k-1}^2 (sigma_k^2 - sigma_{k-1}^2) / sigma_k^2)
+ *     VE  A = 1, B = d = sigma_k^2 - sigma_{k-1}^2, S = sqrt(sigma_{k-1}^2 d / sigma_k^2)
  *     VP  A = 1/sqrt(1 - beta_k), B = beta_k / sqrt(1 - beta_k), S = sqrt(beta_k)
  *   Langevin (§3.2): A = 1, B = step, S = sqrt(2 step), step from the norms on the device
  *     (cl/sde_step.cl langevin_coef), alpha from clsde_sde_langevin_alpha
@@ -173,7 +173,8 @@ double clsde_sde_prior_std(const clsde_sde *sde)
 
 void clsde_sde_time_grid(const clsde_sde *sde, float *t)
 {
-    for (int32_t i = 0; i < sde->cfg.n; i++) t[i] = linspace_f(1.0f, (float)sde->cfg.eps, sde->cfg.n, i);
+    const float eps = (float)sde->cfg.eps;
+    for (int32_t i = 0; i < sde->cfg.n; i++) t[i] = linspace_f(1.0f, eps, sde->cfg.n, i);
 }
 
 int32_t clsde_sde_time_index(const clsde_sde *sde, float t)

@@ -34,47 +34,40 @@ void clsde_philox4x32(int rounds, const uint32_t ctr[4], const uint32_t key[2], 
     out[0] = c0, out[1] = c1, out[2] = c2, out[3] = c3;
 }
 
-/* Rotate (c, s) = (cos, sin) of the reduced angle by q quarter turns. */
-#define ROTATE(q, c, s, zc, zs)                                                        \
-    do {                                                                               \
-        if ((q) == 0) zc = (c), zs = (s);                                              \
-        else if ((q) == 1) zc = -(s), zs = (c);                                        \
-        else if ((q) == 2) zc = -(c), zs = -(s);                                       \
-        else zc = (s), zs = -(c);                                                      \
-    } while (0)
-
-/* u1 = (a + 1) 2^-32 in (0, 1]: ln u1 directly below 1/2, as log1p of the exact
- * complement above it (no cancellation near u1 = 1, where rho is small). The angle
- * 2 pi b 2^-32 is split into octant o and offset; odd octants measure from their upper
- * end so that sin/cos only see [0, pi/4] and values near zero stay relatively accurate. */
+/* u1 = (a + 1) 2^-32 in (0, 1] and u1 - 1 = -(2^32 - 1 - a) 2^-32 exactly, so in double
+ * ln u1 = log1p(u1 - 1) is accurate everywhere, including near u1 = 1 where rho is small.
+ * The angle 2 pi b 2^-32 is split into octant o and offset; odd octants measure from
+ * their upper end so that sin/cos only see [0, pi/4] and values near zero stay
+ * relatively accurate; q quarter turns and a sign then place it. */
 static void box_muller_d(uint32_t a, uint32_t b, float *z0, float *z1)
 {
     const uint32_t o = b >> 29, g = b & 0x1fffffffu, q = o == 7u ? 0u : (o + 1u) >> 1;
-    const double r2 = a < 0x80000000u ? -2.0 * log(((double)a + 1.0) * 0x1p-32)
-                                      : -2.0 * log1p(-(double)(0xffffffffu - a) * 0x1p-32);
-    const double rho = sqrt(r2);
-    const double psi = 6.283185307179586 * (double)((o & 1u) ? 0x20000000u - g : g) * 0x1p-32;
-    const double c = cos(psi), s = (o & 1u) ? -sin(psi) : sin(psi);
-    double zc, zs;
-    ROTATE(q, c, s, zc, zs);
-    *z0 = (float)(rho * zc);
-    *z1 = (float)(rho * zs);
+    const uint32_t odd = o & 1u, m = odd ? 0x20000000u - g : g;
+    const double rho = sqrt(-2.0 * log1p(-(double)(0xffffffffu - a) * 0x1p-32));
+    const double psi = 6.283185307179586 * (double)m * 0x1p-32;
+    const double c = cos(psi), s = odd ? -sin(psi) : sin(psi);
+    const double zc = (q & 1u) ? -s : c, zs = (q & 1u) ? c : s;
+    const double sg = (q & 2u) ? -1.0 : 1.0;
+    *z0 = (float)(rho * (sg * zc));
+    *z1 = (float)(rho * (sg * zs));
 }
 
-/* The same in float, operation for operation as the kernel's RNG_FP32 path. The kernel's
- * float log/log1p/sqrt/sin/cos may differ from libm by the OpenCL ULP bounds. */
+/* The same in float, operation for operation as the kernel's RNG_FP32 path. float cannot
+ * hold u1 - 1 near u1 = 0, so ln u1 is taken directly below 1/2 and as log1p above. The
+ * kernel's float log/log1p/sqrt/sin/cos may differ from libm by the OpenCL ULP bounds. */
 static void box_muller_f(uint32_t a, uint32_t b, float *z0, float *z1)
 {
     const uint32_t o = b >> 29, g = b & 0x1fffffffu, q = o == 7u ? 0u : (o + 1u) >> 1;
+    const uint32_t odd = o & 1u, m = odd ? 0x20000000u - g : g;
     const float r2 = a < 0x80000000u ? -2.0f * logf((float)(a + 1u) * 0x1p-32f)
                                      : -2.0f * log1pf(-(float)(0xffffffffu - a) * 0x1p-32f);
     const float rho = sqrtf(r2);
-    const float psi = (float)((o & 1u) ? 0x20000000u - g : g) * 0x1p-32f * 6.28318548f;
-    const float c = cosf(psi), s = (o & 1u) ? -sinf(psi) : sinf(psi);
-    float zc, zs;
-    ROTATE(q, c, s, zc, zs);
-    *z0 = rho * zc;
-    *z1 = rho * zs;
+    const float psi = (float)m * 0x1p-32f * 6.28318548f;
+    const float c = cosf(psi), s = odd ? -sinf(psi) : sinf(psi);
+    const float zc = (q & 1u) ? -s : c, zs = (q & 1u) ? c : s;
+    const float sg = (q & 2u) ? -1.0f : 1.0f;
+    *z0 = rho * (sg * zc);
+    *z1 = rho * (sg * zs);
 }
 
 void clsde_rng_block_ref(clsde_rng_dist dist, int fp32, const uint32_t w[4], float out[4])

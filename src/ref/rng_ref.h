@@ -14,8 +14,9 @@
  * Normal: words (w0, w1) -> elements 0, 1 of the block and (w2, w3) -> elements 2, 3 by
  *   rho = sqrt(-2 ln u1), u1 = (w_even + 1) * 2^-32 in (0, 1]
  *   (z_even, z_odd) = rho * (cos 2 pi u2, sin 2 pi u2),   u2 = w_odd * 2^-32 in [0, 1)
- * evaluated without cancellation: ln u1 via log1p(-(2^32 - 1 - w) 2^-32) when u1 >= 1/2,
- * and the angle reduced exactly to an octant so sin/cos only see [0, pi/4].
+ * evaluated without cancellation: ln u1 = log1p(-(2^32 - 1 - w) 2^-32) (exact argument; the
+ * float path takes ln u1 directly below u1 = 1/2), and the angle reduced exactly to an
+ * octant so sin/cos only see [0, pi/4].
  * Uniform: (w >> 8) * 2^-24 in [0, 1), exact.  Rademacher: +1 if bit 31 of w is set, else -1.
  * Every element uses its own word, so element e of image k is the same whatever else is drawn.
  */
@@ -29,7 +30,8 @@ typedef enum clsde_rng_kind {
     CLSDE_RNG_PRIOR = 1,     /* prior sample x_T (step 0) */
     CLSDE_RNG_CORRECTOR = 2, /* Langevin / ALD noise; sub = inner step j < n_steps_each */
     CLSDE_RNG_PREDICTOR = 3, /* predictor noise */
-    CLSDE_RNG_MIX = 4,       /* inpainting / colorization z'; sub 0 after the corrector, 1 after the predictor */
+    CLSDE_RNG_MIX = 4,       /* inpainting / colorization z'; sub 0 after the corrector,
+                                1 after the predictor */
     CLSDE_RNG_PROBE = 5,     /* Hutchinson probe of the likelihood (Rademacher or Gaussian) */
     CLSDE_RNG_DEQUANT = 6    /* uniform dequantisation noise */
 } clsde_rng_kind;

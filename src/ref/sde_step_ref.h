@@ -5,7 +5,8 @@
 #include <stdint.h>
 
 /* x_mean = A*x + B*s, x_new = x_mean + S*z; image b uses
- * (A, B, S) = coef[coef_offset + b*coef_stride + 0..2] (coef_stride 0: one triple for the batch). */
+ * (A, B, S) = coef[coef_offset + b*coef_stride + 0..2] (coef_stride 0: one triple for the
+ * whole batch). */
 typedef struct clsde_pc_update_params {
     int32_t n, per_image;    /* x, s, z, x_new, x_mean: [n, per_image] */
     int32_t coef_offset;     /* in floats */

@@ -37,7 +37,8 @@ static void random_params(checkkern *c, clsde_rng_params *p, clsde_rng_dist dist
     p->n_images = (uint32_t)ck_randint(c, 1, 4);
     p->per_image = (uint32_t)random_per_image(c);
     p->step = ck_randint(c, 0, 1) ? rand_u32(c) : (uint32_t)ck_randint(c, 0, 2000);
-    p->stream = clsde_rng_stream((clsde_rng_kind)ck_randint(c, 1, 6), (uint32_t)ck_randint(c, 0, 3));
+    p->stream = clsde_rng_stream((clsde_rng_kind)ck_randint(c, 1, 6),
+                                 (uint32_t)ck_randint(c, 0, 3));
     p->dist = dist;
     p->fp32 = dist == CLSDE_RNG_NORMAL && ck_randint(c, 0, 2) == 0;
 }

@@ -194,7 +194,8 @@ int main(void)
             printf("step %d (t = %.6g): corrector step_size %.6g, rel diff %.3g (bound 1e-6)\n",
                    k, t[0], coef[1], worst);
             /* the increment alone: (A, B, S) = (0, step_b, 0), no noise */
-            for (int b = 0; b < B; b++) c2[3 * b] = 0, c2[3 * b + 1] = coef[3 * b + 1], c2[3 * b + 2] = 0;
+            for (int b = 0; b < B; b++)
+                c2[3 * b] = 0, c2[3 * b + 1] = coef[3 * b + 1], c2[3 * b + 2] = 0;
             TRY(clsde_buffer_write(ctx, bc2, 0, sizeof c2, c2));
             TRY(clsde_pc_update_enqueue(ctx, &pp, bc2, bx, bs, NULL, bo1, NULL));
             TRY(clsde_buffer_read(ctx, bo1, 0, bytes, o1));
@@ -233,7 +234,8 @@ int main(void)
             TRY(clsde_pc_update_enqueue(ctx, &pp, bc2, bx, bs, NULL, bo1, NULL));
             TRY(clsde_buffer_read(ctx, bo1, 0, bytes, o1));
             compare("predictor rev_f", k, o1, rev, rev, 1e-6, 0);
-            for (int b = 0; b < B; b++) c2[3 * b] = pc.a, c2[3 * b + 1] = pc.b, c2[3 * b + 2] = pc.s;
+            for (int b = 0; b < B; b++)
+                c2[3 * b] = pc.a, c2[3 * b + 1] = pc.b, c2[3 * b + 2] = pc.s;
             TRY(clsde_buffer_write(ctx, bc2, 0, sizeof c2, c2));
             TRY(clsde_pc_update_enqueue(ctx, &pp, bc2, bx, bs, bz, bo1, bo2));
             TRY(clsde_buffer_read(ctx, bo1, 0, bytes, o1));

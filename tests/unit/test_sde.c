@@ -89,7 +89,8 @@ static void test_schedules(void **state)
         double lp = 0;
         assert_true(fabs(ve.sigmas[k] - want) <= 4e-7 * want);
         if (k) assert_true(ve.sigmas[k] > ve.sigmas[k - 1]);
-        assert_true(fabs(vp.betas[k] - (0.1 / 1000 + k * 19.9 / (1000.0 * 999))) <= 2.4e-7 * vp.betas[k]);
+        assert_true(fabs(vp.betas[k] - (0.1 / 1000 + k * 19.9 / (1000.0 * 999))) <=
+                    2.4e-7 * vp.betas[k]);
         assert_true(vp.alphas[k] == 1.0f - vp.betas[k]);
         for (int j = 0; j <= k; j++) lp += log(1.0 - vp.betas[j]);
         assert_true(fabs(vp.alphas_cumprod[k] - exp(lp)) <= 2e-6 * exp(lp) + 1e-9);
@@ -345,7 +346,8 @@ static void test_pf_drift(void **state)
             assert_true(k.s == 0.0f);
             for (double x = -3; x <= 3; x += 1.5) {
                 const double score = (m * mu - x) / c;
-                const double f = k.a * x + k.b * score, want = dm * mu + dc / (2 * c) * (x - m * mu);
+                const double f = k.a * x + k.b * score;
+                const double want = dm * mu + dc / (2 * c) * (x - m * mu);
                 assert_true(fabs(f - want) <= 2e-5 * (1 + fabs(want)));
             }
         }
