@@ -97,7 +97,8 @@ inline void store_block(const float4 v, __global float *restrict dst, const uint
     }
 }
 
-/* dist: 0 normal, 1 uniform [0, 1), 2 Rademacher (clsde_rng_dist). */
+/* dist: 0 normal, 1 uniform [0, 1), 2 Rademacher, 3 the raw words as float bit patterns
+ * (clsde_rng_dist; 3 lets the checker compare the Philox words bit for bit). */
 __kernel void rng_fill(const uint per_image, const uint first_image, const uint seed_lo,
                        const uint seed_hi, const uint step, const uint stream, const int dist,
                        __global float *restrict out)
@@ -112,8 +113,10 @@ __kernel void rng_fill(const uint per_image, const uint first_image, const uint 
         v = (float4)(z01, z23);
     } else if (dist == 1) {
         v = convert_float4(w >> 8u) * 0x1p-24f;
-    } else {
+    } else if (dist == 2) {
         v = select((float4)(-1.0f), (float4)(1.0f), (w >> 31u) != 0u);
+    } else {
+        v = as_float4(w);
     }
     store_block(v, out + (size_t)b * per_image + e, per_image - e);
 }

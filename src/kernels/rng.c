@@ -31,7 +31,7 @@ clsde_status clsde_rng_enqueue(clsde_context *ctx, const clsde_rng_params *p, cl
                   "rng: image index %u + %u overflows 32 bits", (unsigned)p->first_image,
                   (unsigned)p->n_images);
     CLSDE_FAIL_IF(p->dist != CLSDE_RNG_NORMAL && p->dist != CLSDE_RNG_UNIFORM &&
-                      p->dist != CLSDE_RNG_RADEMACHER,
+                      p->dist != CLSDE_RNG_RADEMACHER && p->dist != CLSDE_RNG_BITS,
                   ctx, CLSDE_ERR_ARG, "rng: unknown distribution %d", (int)p->dist);
     CLSDE_TRY(clsde_kernel_get(ctx, FILE_, opts, "rng_fill", &k));
     CLSDE_ARG(ctx, k, 0, per);

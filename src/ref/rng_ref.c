@@ -6,6 +6,7 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "rng_ref.h"
 
@@ -84,6 +85,9 @@ void clsde_rng_block_ref(clsde_rng_dist dist, int fp32, const uint32_t w[4], flo
         break;
     case CLSDE_RNG_UNIFORM:
         for (int l = 0; l < 4; l++) out[l] = (float)(w[l] >> 8) * 0x1p-24f;
+        break;
+    case CLSDE_RNG_BITS:
+        memcpy(out, w, 4 * sizeof *out);
         break;
     case CLSDE_RNG_RADEMACHER:
         for (int l = 0; l < 4; l++) out[l] = (w[l] >> 31) ? 1.0f : -1.0f;

@@ -44,7 +44,8 @@ static inline uint32_t clsde_rng_stream(clsde_rng_kind kind, uint32_t sub)
 typedef enum clsde_rng_dist {
     CLSDE_RNG_NORMAL = 0,
     CLSDE_RNG_UNIFORM = 1,
-    CLSDE_RNG_RADEMACHER = 2
+    CLSDE_RNG_RADEMACHER = 2,
+    CLSDE_RNG_BITS = 3       /* the raw words, reinterpreted as float bit patterns (tests) */
 } clsde_rng_dist;
 
 typedef struct clsde_rng_params {

@@ -1,7 +1,7 @@
 /*
  * check_rng.c — cl/rng.cl against src/ref/rng_ref.c.
- * Uniform and Rademacher values are exact functions of the Philox words: compared bit for
- * bit. Normals: the double Box–Muller path rounds a value accurate to ~1e-15 to float, so
+ * The Philox words themselves (dist CLSDE_RNG_BITS) and the uniform and Rademacher values,
+ * exact functions of them, are compared bit for bit. Normals: the double Box–Muller path rounds a value accurate to ~1e-15 to float, so
  * kernel and reference agree to 2 ulp (2.4e-7 relative); the float path (-DRNG_FP32=1,
  * what devices without fp64 run) uses the device's float log/log1p/sqrt/sin/cos, whose
  * OpenCL bounds (3-4 ulp each) add up to 16 ulp (1.9e-6 relative) at most.
@@ -65,8 +65,24 @@ static void check_values(checkkern *c, clsde_rng_dist dist)
     }
     b = ck_upload(c, NULL, n);
     if (!ck_status(c, clsde_rng_enqueue(c->ctx, &p, b.mem), "rng") &&
-        !ck_download(c, &b, got, "rng"))
-        ck_compare(c, "rng", shape, got, ref, n, 0, rtol);
+        !ck_download(c, &b, got, "rng")) {
+        if (dist != CLSDE_RNG_BITS) {
+            ck_compare(c, "rng", shape, got, ref, n, 0, rtol);
+        } else {
+            /* the Philox words themselves; NaN patterns included, so compare bits */
+            c->checks++;
+            for (size_t i = 0; i < n; i++)
+                if (memcmp(&got[i], &ref[i], sizeof *got) != 0) {
+                    uint32_t g, r;
+                    memcpy(&g, &got[i], 4), memcpy(&r, &ref[i], 4);
+                    fprintf(stderr, "FAIL rng: words %s: index %zu: got %08x, reference %08x "
+                                    "(seed %llu)\n", shape, i, (unsigned)g, (unsigned)r,
+                            (unsigned long long)c->seed);
+                    c->failures++;
+                    break;
+                }
+        }
+    }
     ck_free(&b);
     free(got), free(ref);
 }
@@ -193,6 +209,7 @@ void check_rng(checkkern *c)
         check_values(c, CLSDE_RNG_NORMAL);
         check_values(c, CLSDE_RNG_UNIFORM);
         check_values(c, CLSDE_RNG_RADEMACHER);
+        check_values(c, CLSDE_RNG_BITS);
         check_invariance(c);
     }
     check_moments(c, 0);
