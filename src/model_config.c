@@ -360,7 +360,7 @@ static clsde_status parse_model(const cfgp *p, const cJSON *m, clsde_model_confi
     CLSDE_TRY(get_int(p, m, "model", "nf", 1, 65536, &c->nf));
     CLSDE_TRY(get_int_array(p, m, "model", "ch_mult", 1, CLSDE_MAX_LEVELS, 1, 65536,
                             c->ch_mult, &c->n_levels));
-    CLSDE_TRY(get_int(p, m, "model", "num_res_blocks", 0, MAX_NRB, &c->num_res_blocks));
+    CLSDE_TRY(get_int(p, m, "model", "num_res_blocks", 1, MAX_NRB, &c->num_res_blocks));
     CLSDE_TRY(get_int_array(p, m, "model", "attn_resolutions", 0, CLSDE_MAX_ATTN, 1,
                             1 << 20, c->attn_resolutions, &c->n_attn));
     CLSDE_TRY(get_bool(p, m, "model", "resamp_with_conv", &c->resamp_with_conv));

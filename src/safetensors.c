@@ -222,8 +222,8 @@ static clsde_status parse_entry(clsde_context *ctx, const char *label, const cJS
                       "%s: tensor '" NAME "': shape[%d] is not a non-negative integer", label,
                       name, nd);
         t->shape[nd++] = (int64_t)d;
-        /* numel stays <= 2^62 so that numel * 8 bytes cannot overflow either */
-        CLSDE_FAIL_IF(d && numel > (UINT64_C(1) << 62) / d, ctx, CLSDE_ERR_FORMAT,
+        /* numel stays <= 2^60 so that numel * 8 bytes cannot overflow either */
+        CLSDE_FAIL_IF(d && numel > (UINT64_C(1) << 60) / d, ctx, CLSDE_ERR_FORMAT,
                       "%s: tensor '" NAME "': shape %s has too many elements", label, name,
                       clsde_shape_str(t->shape, nd, sh, sizeof sh));
         numel *= d;
@@ -690,10 +690,10 @@ clsde_status clsde_safetensors_write(clsde_context *ctx, const char *path,
     CLSDE_GOTO_IF(h.oom, ctx, CLSDE_ERR_NOMEM, "%s: out of memory for the header", path);
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
 
-    tmp = malloc(strlen(path) + 32);
+    tmp = malloc(strlen(path) + 64);
     CLSDE_GOTO_IF(!tmp, ctx, CLSDE_ERR_NOMEM, "%s: out of memory", path);
     for (unsigned k = 0; fd < 0; k++) {
-        sprintf(tmp, "%s.tmp%ld.%u", path, (long)getpid(), k);
+        snprintf(tmp, strlen(path) + 64, "%s.tmp%ld.%u", path, (long)getpid(), k);
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         CLSDE_GOTO_IF(fd < 0 && (errno != EEXIST || k > 1000), ctx, CLSDE_ERR_IO,
                       "%s: cannot create a temporary file beside it: %s", path,

@@ -125,6 +125,11 @@ def main():
         "bad_config_missing.safetensors": model(variant(NCSNPP_VE, model__fir=None), SMALL[:1]),
         "bad_residual.safetensors": model(variant(NCSNPP_VE, model__progressive="residual"),
                                           SMALL[:1]),
+        "bad_too_many.safetensors": container([("a", "F32", [1 << 32, 1 << 32], 0, 0)], {}),
+        # regression: 2^62 F32 elements are 2^64 bytes, which wrapped to 0 in an early parser
+        "bad_wrap.safetensors": container([("a", "F32", [1 << 53, 512], 0, 0)],
+                                          {"clsde_format": "1",
+                                           "config": json.dumps(NCSNPP_VE)}),
         "bad_groupnorm.safetensors": model(variant(NCSNPP_VE, model__ch_mult=[1, 9]),
                                            SMALL[:1]),
     }

@@ -268,6 +268,15 @@ static void test_shape(void **state)
     RAW("{\"w\": {\"dtype\": \"F64\", \"shape\": [4503599627370496, 4096], "
         "\"data_offsets\": [0, 0]}}", 0);
     expect_fail(CLSDE_ERR_FORMAT, "has too many elements");
+    /* 2^62 F32 elements: 2^64 bytes would wrap to 0 and match the empty range */
+    RAW("{\"w\": {\"dtype\": \"F32\", \"shape\": [9007199254740992, 512], "
+        "\"data_offsets\": [0, 0]}}", 0);
+    expect_fail(CLSDE_ERR_FORMAT, "tensor 'w': shape [9007199254740992,512] has too many "
+                                  "elements");
+    /* 2^60 F64 elements: the largest count, 2^63 bytes, does not match */
+    RAW("{\"w\": {\"dtype\": \"F64\", \"shape\": [9007199254740992, 128], "
+        "\"data_offsets\": [0, 0]}}", 0);
+    expect_fail(CLSDE_ERR_FORMAT, "needs 9223372036854775808 bytes, data_offsets [0, 0] hold 0");
 }
 
 static void test_offsets(void **state)
@@ -396,6 +405,8 @@ static void test_config_fields(void **state)
                "config: model.sigma_max must be a finite number, got a string");
     field_fail("model", "sigma_max", "0.001", CLSDE_ERR_FORMAT,
                "config: vesde needs 0 < model.sigma_min < model.sigma_max");
+    field_fail("model", "num_res_blocks", "0", CLSDE_ERR_FORMAT,
+               "config: model.num_res_blocks is 0, must be in [1, 64]");
     field_fail("model", "num_scales", "1", CLSDE_ERR_FORMAT,
                "config: model.num_scales is 1, must be in [2, 100000000]");
     field_fail("sampling", "snr", "-1", CLSDE_ERR_FORMAT, "config: sampling.snr is -1");
