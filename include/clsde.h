@@ -165,6 +165,55 @@ CLSDE_API clsde_status clsde_context_get_build_stats(const clsde_context *ctx,
 /* The cache directory in use, or "" when the cache is off. */
 CLSDE_API const char *clsde_context_cache_dir(const clsde_context *ctx);
 
+/* ---------------------------------------------------------------- models */
+
+/* A score model: the network's weights and the official config, from a clsde model file
+ * (a .safetensors file written by tools/convert.py; tools/README.md describes it). */
+typedef struct clsde_model clsde_model;
+
+/* The SDE a model was trained for (config training.sde; algorithms.md §1). */
+typedef enum clsde_sde_type {
+    CLSDE_SDE_VE = 1,    /* "vesde" (SMLD) */
+    CLSDE_SDE_VP = 2,    /* "vpsde" (DDPM) */
+    CLSDE_SDE_SUBVP = 3  /* "subvpsde" */
+} clsde_sde_type;
+
+/* What clsde_model_get_info reports. Strings are NUL-terminated. */
+typedef struct clsde_model_info {
+    char arch[16];            /* config model.name: "ncsnpp" (NCSN++ / DDPM++) or "ddpm" */
+    int32_t image_size;       /* data.image_size: inputs are [B, num_channels, S, S] */
+    int32_t num_channels;     /* data.num_channels */
+    int32_t centered;         /* data.centered: 1 = model space [-1,1], 0 = [0,1] */
+    clsde_sde_type sde;
+    char sde_name[16];        /* "vesde", "vpsde", "subvpsde" */
+    int32_t continuous;       /* training.continuous */
+    int32_t num_scales;       /* model.num_scales, the N of the samplers */
+    double sigma_min, sigma_max; /* VE parameters (present in every config) */
+    double beta_min, beta_max;   /* VP / subVP parameters */
+    double sampling_eps;      /* end time of sampling: 1e-5 (VE), 1e-3 (VP, subVP) */
+    int64_t num_parameters;   /* total element count of all weight tensors */
+    int32_t num_tensors;      /* number of weight tensors in the file */
+    int64_t weight_bytes;     /* bytes of weight data held on the host */
+    uint8_t reserved[64];
+} clsde_model_info;
+
+/* Load a clsde model file: read it whole into host memory, validate its structure (never
+ * trusting it: sizes, offsets, dtypes, names), check __metadata__ clsde_format and parse
+ * and validate the config (names, ranges, GroupNorm widths, combinations clsde does not
+ * run). On success *model is owned by the caller (clsde_model_destroy) and must not
+ * outlive ctx; on failure *model is NULL and clsde_last_error(ctx) names the file, the
+ * tensor or config field and what is wrong.
+ * Statuses: CLSDE_ERR_ARG (NULL ctx, path or model), CLSDE_ERR_IO (cannot open or read),
+ * CLSDE_ERR_FORMAT (malformed file or config), CLSDE_ERR_UNSUPPORTED (a valid config clsde
+ * does not run, or an unknown clsde_format), CLSDE_ERR_NOMEM. Blocks on file I/O. */
+CLSDE_API clsde_status clsde_model_load(clsde_context *ctx, const char *path,
+                                        clsde_model **model);
+/* Free a model. Accepts NULL. */
+CLSDE_API void clsde_model_destroy(clsde_model *model);
+
+/* Fill *info. CLSDE_ERR_ARG when model or info is NULL. Does not block. */
+CLSDE_API clsde_status clsde_model_get_info(const clsde_model *model, clsde_model_info *info);
+
 #ifdef __cplusplus
 }
 #endif
