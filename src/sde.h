@@ -13,11 +13,7 @@
 
 #include "clsde.h"
 
-typedef enum clsde_sde_type {
-    CLSDE_SDE_VE = 0,    /* SMLD, variance exploding */
-    CLSDE_SDE_VP = 1,    /* DDPM, variance preserving */
-    CLSDE_SDE_SUBVP = 2  /* sub-VP */
-} clsde_sde_type;
+/* clsde_sde_type (VE, VP, subVP) is public: include/clsde.h. */
 
 typedef struct clsde_sde_config {
     clsde_sde_type type;
