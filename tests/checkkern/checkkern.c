@@ -20,6 +20,7 @@ static const struct {
     {"reduce", check_reduce},
     {"rng", check_rng},
     {"sde_step", check_sde_step},
+    {"group_norm", check_group_norm},
 };
 
 #define CANARY_BITS 0x7fc0deadu

@@ -68,5 +68,6 @@ void check_embed(checkkern *c);
 void check_reduce(checkkern *c);
 void check_rng(checkkern *c);
 void check_sde_step(checkkern *c);
+void check_group_norm(checkkern *c);
 
 #endif
