@@ -11,6 +11,8 @@ clsde_status clsde_upsample_nearest_enqueue(clsde_context *ctx, int32_t n, int32
                                             int32_t w, cl_mem x, cl_mem y);
 clsde_status clsde_downsample_avg_enqueue(clsde_context *ctx, int32_t n, int32_t c, int32_t h,
                                           int32_t w, cl_mem x, cl_mem y);
+clsde_status clsde_avg_pool2_enqueue(clsde_context *ctx, int32_t n, int32_t c, int32_t h,
+                                     int32_t w, cl_mem x, cl_mem y);
 clsde_status clsde_concat_enqueue(clsde_context *ctx, int32_t n, int32_t c1, int32_t c2,
                                   int32_t hw, cl_mem a, cl_mem b, cl_mem y);
 

@@ -21,6 +21,7 @@ static const struct {
     {"rng", check_rng},
     {"sde_step", check_sde_step},
     {"group_norm", check_group_norm},
+    {"resample", check_resample},
 };
 
 #define CANARY_BITS 0x7fc0deadu

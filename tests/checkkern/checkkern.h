@@ -69,5 +69,6 @@ void check_reduce(checkkern *c);
 void check_rng(checkkern *c);
 void check_sde_step(checkkern *c);
 void check_group_norm(checkkern *c);
+void check_resample(checkkern *c);
 
 #endif

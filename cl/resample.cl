@@ -1,0 +1,151 @@
+/*
+ * resample.cl — resampling and channel concat (networks.md §1.3, §1.4, §7.1):
+ *   upfirdn2d_up1, upfirdn2d_up2: FIR up/down-sampling with K = outer(k, k) / 64 * gain,
+ *                       k = [1,3,3,1], any pads and down 1 or 2, zero insertion by 1 or 2
+ *   upfirdn2d_up2_fast: the same for upsample_2d's parameters (up 2, down 1, pads (2, 1))
+ *   upsample_nearest:   y[2i + a, 2j + b] = x[i, j]
+ *   downsample_avg:     2x2 mean, summed in PyTorch's order (see the kernel)
+ *   concat:             y[n] = [a[n]; b[n]] along channels
+ * Every [H, W] plane of x [N, C, H, W] is independent. None of these kernels may run in
+ * place.
+ *
+ * Global ids: upfirdn2d_up1/_up2, downsample_avg: 0 = output column, 1 = output row,
+ * 2 = plane (n*C + c); upfirdn2d_up2_fast, upsample_nearest: the same over *input*
+ * pixels, each writing its 2x2 block of outputs; concat: 0 = element within one sample
+ * of y, 1 = sample. The wrappers round the global sizes up to the work-group size, so
+ * every kernel guards its ids. No -D parameters: the work-group shape is the wrapper's.
+ */
+
+/*
+ * upfirdn2d, literally as §1.3 defines it: zero insertion u[r*up] = x[r] (u has H*up rows,
+ * the up-1 zeros follow each sample), p0 zeros before and p1 after, "valid" true
+ * convolution with K, keep every down-th output. The official CPU path is a conv2d
+ * (cross-correlation) with the flipped K, and PyTorch's CPU conv accumulates the 16 taps
+ * in row-major (a, b) order with one fused multiply-add each. This kernel does the same
+ * with fma(), in the same order, but visits only the taps that can land on a sample of u
+ * (every up-th one: 2x2 of the 4x4 when up = 2), since fma(k, 0, acc) == acc: the result
+ * matches the reference bit for bit. K is built as the reference builds its float32
+ * kernel: (k[a]*k[b]) / 64 exact, then * gain, one rounding.
+ *
+ * One kernel per up (upfirdn2d_up1, upfirdn2d_up2) so that the tap loops have constant
+ * trip counts and unroll: what is left is straight-line code that the CPU compilers
+ * vectorise across work-items. Taps outside u read a clamped, in-bounds address and
+ * contribute a selected 0.
+ */
+inline float fir_tap(const int a) /* k = [1, 3, 3, 1] */
+{
+    return (a == 0 || a == 3) ? 1.0f : 3.0f;
+}
+
+#define UPFIRDN2D(NAME, UP_LOG2)                                                           \
+    __kernel void NAME(const int H, const int W, const int OH, const int OW, const int down, \
+                       const int pad0, const float gain, __global const float *restrict x,   \
+                       __global float *restrict y)                                          \
+    {                                                                                       \
+        const int up_mask = (1 << UP_LOG2) - 1, hu = H << UP_LOG2, wu = W << UP_LOG2;      \
+        const int gx = get_global_id(0), gy = get_global_id(1);                             \
+        const int ox = min(gx, OW - 1), oy = min(gy, OH - 1);                               \
+        const size_t plane = get_global_id(2);                                              \
+        __global const float *xp = x + plane * H * W;                                       \
+        /* first tap whose row (column) of u is a multiple of up */                        \
+        const int a0 = (pad0 - oy * down) & up_mask, b0 = (pad0 - ox * down) & up_mask;    \
+        float acc = 0.0f;                                                                   \
+        _Pragma("unroll") for (int ja = 0; ja < (4 >> UP_LOG2); ja++)                      \
+        {                                                                                   \
+            const int a = a0 + (ja << UP_LOG2), r = oy * down + a - pad0;                   \
+            const bool rok = r >= 0 && r < hu;                                              \
+            const int roff = (clamp(r, 0, hu - 1) >> UP_LOG2) * W;                          \
+            _Pragma("unroll") for (int jb = 0; jb < (4 >> UP_LOG2); jb++)                  \
+            {                                                                               \
+                const int b = b0 + (jb << UP_LOG2), s = ox * down + b - pad0;               \
+                const bool cok = s >= 0 && s < wu;                                          \
+                const float xv = xp[roff + (clamp(s, 0, wu - 1) >> UP_LOG2)];               \
+                /* flipped kernel: tap (a, b) of the correlation is K[3-a][3-b] */         \
+                const float kab = (fir_tap(3 - a) * fir_tap(3 - b) / 64.0f) * gain;        \
+                acc = fma(kab, rok && cok ? xv : 0.0f, acc);                                \
+            }                                                                               \
+        }                                                                                   \
+        if (gx < OW && gy < OH) y[plane * OH * OW + (size_t)oy * OW + ox] = acc;            \
+    }
+
+UPFIRDN2D(upfirdn2d_up1, 0)
+UPFIRDN2D(upfirdn2d_up2, 1)
+
+/*
+ * upsample_2d's case of upfirdn2d (up 2, down 1, pads (2, 1), any gain), polyphase: one
+ * work-item per input pixel (i, j) computes the 2x2 outputs (2i + p, 2j + q) from the 3x3
+ * neighbourhood, zero outside the image. Per axis, output 2i takes rows (i-1, i) with
+ * taps (1, 3) and output 2i+1 rows (i, i+1) with taps (3, 1) (networks.md §1.3: y[2n] =
+ * x[n-1]/4 + 3x[n]/4, y[2n+1] = 3x[n]/4 + x[n+1]/4). The four products of each output
+ * are accumulated by fma in the row-major tap order of upfirdn2d_up2, so both kernels
+ * give the same bits.
+ */
+__kernel void upfirdn2d_up2_fast(const int H, const int W, const float gain,
+                                 __global const float *restrict x, __global float *restrict y)
+{
+    const int j = get_global_id(0), i = get_global_id(1);
+    const size_t plane = get_global_id(2);
+    if (j >= W || i >= H) return;
+    __global const float *xc = x + plane * H * W + (size_t)i * W + j;
+    const bool up = i > 0, dn = i < H - 1, lf = j > 0, rt = j < W - 1;
+    const float v00 = up && lf ? xc[-W - 1] : 0.0f, v01 = up ? xc[-W] : 0.0f;
+    const float v02 = up && rt ? xc[-W + 1] : 0.0f;
+    const float v10 = lf ? xc[-1] : 0.0f, v11 = xc[0], v12 = rt ? xc[1] : 0.0f;
+    const float v20 = dn && lf ? xc[W - 1] : 0.0f, v21 = dn ? xc[W] : 0.0f;
+    const float v22 = dn && rt ? xc[W + 1] : 0.0f;
+    const float k11 = (1.0f / 64.0f) * gain, k13 = (3.0f / 64.0f) * gain;
+    const float k33 = (9.0f / 64.0f) * gain;
+    float2 top, bot;
+    top.s0 = fma(k33, v11, fma(k13, v10, fma(k13, v01, fma(k11, v00, 0.0f))));
+    top.s1 = fma(k13, v12, fma(k33, v11, fma(k11, v02, fma(k13, v01, 0.0f))));
+    bot.s0 = fma(k13, v21, fma(k11, v20, fma(k33, v11, fma(k13, v10, 0.0f))));
+    bot.s1 = fma(k11, v22, fma(k13, v21, fma(k13, v12, fma(k33, v11, 0.0f))));
+    __global float *yr = y + plane * 4 * H * W + (size_t)(2 * i) * (2 * W) + 2 * j;
+    vstore2(top, 0, yr);
+    vstore2(bot, 0, yr + 2 * W);
+}
+
+/* x [P, H, W] -> y [P, 2H, 2W]; one work-item per input pixel writes two float2. */
+__kernel void upsample_nearest(const int H, const int W, __global const float *restrict x,
+                               __global float *restrict y)
+{
+    const int ix = get_global_id(0), iy = get_global_id(1);
+    const size_t plane = get_global_id(2);
+    if (ix >= W || iy >= H) return;
+    const float v = x[plane * H * W + (size_t)iy * W + ix];
+    const size_t row0 = plane * 4 * H * W + (size_t)(2 * iy) * (2 * W);
+    vstore2((float2)(v, v), 0, y + row0 + 2 * ix);
+    vstore2((float2)(v, v), 0, y + row0 + 2 * W + 2 * ix);
+}
+
+/*
+ * x [P, H, W] -> y [P, OH, OW] with OH = H/2, OW = W/2 (floored). With a, b the top pair
+ * and c, d the bottom pair of a 2x2 window:
+ *   seq = 0: ((a + b) + (c + d)) / 4  — torch.mean over the reshaped 2x2
+ *            (naive_downsample_2d) when W > 2;
+ *   seq = 1: (((a + b) + c) + d) / 4 — F.avg_pool2d(x, 2, stride=2), and torch.mean when
+ *            W == 2 (then the four values are contiguous and summed in order).
+ * Dividing by 4 is exact, so this is the reference bit for bit.
+ */
+__kernel void downsample_avg(const int H, const int W, const int OH, const int OW,
+                             const int seq, __global const float *restrict x,
+                             __global float *restrict y)
+{
+    const int ox = get_global_id(0), oy = get_global_id(1);
+    const size_t plane = get_global_id(2);
+    if (ox >= OW || oy >= OH) return;
+    __global const float *top = x + plane * H * W + (size_t)(2 * oy) * W + 2 * ox;
+    const float a = top[0], b = top[1], c = top[W], d = top[W + 1];
+    const float s = seq ? ((a + b) + c) + d : (a + b) + (c + d);
+    y[plane * OH * OW + (size_t)oy * OW + ox] = s * 0.25f;
+}
+
+/* a [N, n1], b [N, n2] -> y [N, n1 + n2] (n1 = C1*HW, n2 = C2*HW). */
+__kernel void concat(const int n1, const int n2, __global const float *restrict a,
+                     __global const float *restrict b, __global float *restrict y)
+{
+    const int i = get_global_id(0);
+    const size_t s = get_global_id(1);
+    if (i >= n1 + n2) return;
+    y[s * (n1 + n2) + i] = i < n1 ? a[s * n1 + i] : b[s * n2 + (i - n1)];
+}
