@@ -147,9 +147,9 @@ void check_group_norm(checkkern *c)
                                   {32, 32, 8, 8},    {64, 16, 32, 32},  {12, 3, 1, 1}};
     const int reps = c->small ? 6 : 40;
     for (int r = 0; r < reps; r++) {
-        const int ch = ck_randint(c, 1, c->small ? 20 : 67);
-        const int s1 = ck_pick(c, sides, c->small ? 10 : 13);
-        const int s2 = ck_randint(c, 0, 2) ? s1 : ck_pick(c, sides, c->small ? 10 : 13);
+        const int ch = ck_randint(c, 1, c->small ? 12 : 67);
+        const int s1 = ck_pick(c, sides, c->small ? 8 : 13);
+        const int s2 = ck_randint(c, 0, 2) ? s1 : ck_pick(c, sides, c->small ? 8 : 13);
         run_case(c, ck_randint(c, 1, c->small ? 2 : 4), ch, random_groups(c, ch), s1, s2);
     }
     for (int i = 0; i < (c->small ? 1 : 6); i++) {
