@@ -1,7 +1,7 @@
 /*
  * resample.cl — resampling and channel concat (networks.md §1.3, §1.4, §7.1):
- *   upfirdn2d_up1, upfirdn2d_up2: FIR up/down-sampling with K = outer(k, k) / 64 * gain,
- *                       k = [1,3,3,1], any pads and down 1 or 2, zero insertion by 1 or 2
+ *   upfirdn2d_up1_down1, _up1_down2, _up2: FIR up/down-sampling with
+ *                       K = outer(k, k) / 64 * gain, k = [1,3,3,1], any pads
  *   upfirdn2d_up2_fast: the same for upsample_2d's parameters (up 2, down 1, pads (2, 1))
  *   upsample_nearest:   y[2i + a, 2j + b] = x[i, j]
  *   downsample_avg:     2x2 mean, summed in PyTorch's order (see the kernel)
@@ -9,7 +9,7 @@
  * Every [H, W] plane of x [N, C, H, W] is independent. None of these kernels may run in
  * place.
  *
- * Global ids: upfirdn2d_up1/_up2, downsample_avg: 0 = output column, 1 = output row,
+ * Global ids: upfirdn2d_up1_*, _up2, downsample_avg: 0 = output column, 1 = output row,
  * 2 = plane (n*C + c); upfirdn2d_up2_fast, upsample_nearest: the same over *input*
  * pixels, each writing its 2x2 block of outputs; concat: 0 = element within one sample
  * of y, 1 = sample. The wrappers round the global sizes up to the work-group size, so
@@ -21,55 +21,78 @@
  * the up-1 zeros follow each sample), p0 zeros before and p1 after, "valid" true
  * convolution with K, keep every down-th output. The official CPU path is a conv2d
  * (cross-correlation) with the flipped K, and PyTorch's CPU conv accumulates the 16 taps
- * in row-major (a, b) order with one fused multiply-add each. This kernel does the same
- * with fma(), in the same order, but visits only the taps that can land on a sample of u
- * (every up-th one: 2x2 of the 4x4 when up = 2), since fma(k, 0, acc) == acc: the result
- * matches the reference bit for bit. K is built as the reference builds its float32
- * kernel: (k[a]*k[b]) / 64 exact, then * gain, one rounding.
+ * in row-major (a, b) order with one fused multiply-add each. These kernels do the same
+ * with fma(), in the same order; since fma(k, 0, acc) == acc they may skip taps that land
+ * on inserted or padded zeros, and the result matches the reference bit for bit. K is
+ * built as the reference builds its float32 kernel: (k[a]*k[b]) / 64 exact, then * gain,
+ * one rounding. K is symmetric, but the flip is written out: tap (a, b) of the
+ * correlation is K[3-a][3-b].
  *
- * One kernel per up (upfirdn2d_up1, upfirdn2d_up2) so that the tap loops have constant
- * trip counts and unroll: what is left is straight-line code that the CPU compilers
- * vectorise across work-items. Taps outside u read a clamped, in-bounds address and
- * contribute a selected 0.
+ * The tap loops have constant trip counts and unroll, the strides are compile-time
+ * constants and every load outside the image is a guarded (masked) load: straight-line
+ * code that CPU compilers vectorise across work-items (clamped indices or runtime strides
+ * made PoCL fall back to scalar code, 5-10x slower).
  */
 inline float fir_tap(const int a) /* k = [1, 3, 3, 1] */
 {
     return (a == 0 || a == 3) ? 1.0f : 3.0f;
 }
 
-#define UPFIRDN2D(NAME, UP_LOG2)                                                           \
-    __kernel void NAME(const int H, const int W, const int OH, const int OW, const int down, \
-                       const int pad0, const float gain, __global const float *restrict x,   \
+/* up 1 (downsample_2d: down 2; the conv-down pre-filter: down 1), any pads. */
+#define UPFIRDN2D_UP1(NAME, DOWN)                                                          \
+    __kernel void NAME(const int H, const int W, const int OH, const int OW, const int pad0, \
+                       const float gain, __global const float *restrict x,                  \
                        __global float *restrict y)                                          \
     {                                                                                       \
-        const int up_mask = (1 << UP_LOG2) - 1, hu = H << UP_LOG2, wu = W << UP_LOG2;      \
-        const int gx = get_global_id(0), gy = get_global_id(1);                             \
-        const int ox = min(gx, OW - 1), oy = min(gy, OH - 1);                               \
+        const int ox = get_global_id(0), oy = get_global_id(1);                             \
         const size_t plane = get_global_id(2);                                              \
         __global const float *xp = x + plane * H * W;                                       \
-        /* first tap whose row (column) of u is a multiple of up */                        \
-        const int a0 = (pad0 - oy * down) & up_mask, b0 = (pad0 - ox * down) & up_mask;    \
         float acc = 0.0f;                                                                   \
-        _Pragma("unroll") for (int ja = 0; ja < (4 >> UP_LOG2); ja++)                      \
+        if (ox >= OW || oy >= OH) return;                                                   \
+        _Pragma("unroll") for (int a = 0; a < 4; a++)                                      \
         {                                                                                   \
-            const int a = a0 + (ja << UP_LOG2), r = oy * down + a - pad0;                   \
-            const bool rok = r >= 0 && r < hu;                                              \
-            const int roff = (clamp(r, 0, hu - 1) >> UP_LOG2) * W;                          \
-            _Pragma("unroll") for (int jb = 0; jb < (4 >> UP_LOG2); jb++)                  \
+            const int r = oy * DOWN + a - pad0;                                             \
+            const bool rok = r >= 0 && r < H;                                               \
+            _Pragma("unroll") for (int b = 0; b < 4; b++)                                  \
             {                                                                               \
-                const int b = b0 + (jb << UP_LOG2), s = ox * down + b - pad0;               \
-                const bool cok = s >= 0 && s < wu;                                          \
-                const float xv = xp[roff + (clamp(s, 0, wu - 1) >> UP_LOG2)];               \
-                /* flipped kernel: tap (a, b) of the correlation is K[3-a][3-b] */         \
+                const int s = ox * DOWN + b - pad0;                                         \
                 const float kab = (fir_tap(3 - a) * fir_tap(3 - b) / 64.0f) * gain;        \
-                acc = fma(kab, rok && cok ? xv : 0.0f, acc);                                \
+                acc = fma(kab, rok && s >= 0 && s < W ? xp[r * W + s] : 0.0f, acc);         \
             }                                                                               \
         }                                                                                   \
-        if (gx < OW && gy < OH) y[plane * OH * OW + (size_t)oy * OW + ox] = acc;            \
+        y[plane * OH * OW + (size_t)oy * OW + ox] = acc;                                    \
     }
 
-UPFIRDN2D(upfirdn2d_up1, 0)
-UPFIRDN2D(upfirdn2d_up2, 1)
+UPFIRDN2D_UP1(upfirdn2d_up1_down1, 1)
+UPFIRDN2D_UP1(upfirdn2d_up1_down2, 2)
+
+/* up 2, any down and pads (upsample_2d itself takes upfirdn2d_up2_fast below). Only the
+ * taps whose row and column of u are even can hit a sample: a0, a0 + 2 with
+ * a0 = (pad0 - oy*down) mod 2, likewise for b; the row-major order is kept. */
+__kernel void upfirdn2d_up2(const int H, const int W, const int OH, const int OW,
+                            const int down, const int pad0, const float gain,
+                            __global const float *restrict x, __global float *restrict y)
+{
+    const int ox = get_global_id(0), oy = get_global_id(1);
+    const size_t plane = get_global_id(2);
+    __global const float *xp = x + plane * H * W;
+    const int a0 = (pad0 - oy * down) & 1, b0 = (pad0 - ox * down) & 1;
+    float acc = 0.0f;
+    if (ox >= OW || oy >= OH) return;
+#pragma unroll
+    for (int ja = 0; ja < 2; ja++) {
+        const int a = a0 + 2 * ja, ur = oy * down + a - pad0; /* even row of u */
+        const bool rok = ur >= 0 && ur < 2 * H;
+#pragma unroll
+        for (int jb = 0; jb < 2; jb++) {
+            const int b = b0 + 2 * jb, uc = ox * down + b - pad0;
+            const float kab = (fir_tap(3 - a) * fir_tap(3 - b) / 64.0f) * gain;
+            const bool ok = rok && uc >= 0 && uc < 2 * W;
+            acc = fma(kab, ok ? xp[(ur >> 1) * W + (uc >> 1)] : 0.0f, acc);
+        }
+    }
+    y[plane * OH * OW + (size_t)oy * OW + ox] = acc;
+}
 
 /*
  * upsample_2d's case of upfirdn2d (up 2, down 1, pads (2, 1), any gain), polyphase: one

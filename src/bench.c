@@ -11,7 +11,9 @@
 #include "bench.h"
 #include "kernels/attention.h"
 #include "kernels/elementwise.h"
+#include "kernels/group_norm.h"
 #include "kernels/reduce.h"
+#include "kernels/resample.h"
 #include "kernels/rng.h"
 #include "kernels/sde_step.h"
 #include "program.h"
@@ -341,11 +343,92 @@ static clsde_status bench_sde(clsde_bench *b)
     return CLSDE_OK;
 }
 
+/* ------------------------------------------------------------ group norm, resampling */
+
+/* One memory-bound case: x (nx floats), y (ny floats), gamma/beta (nc floats each). */
+typedef struct rs_arg {
+    int which; /* 0 group_norm_silu, 1 FIR up, 2 FIR down, 3 FIR pre-filter, 4 nearest,
+                  5 2x2 mean, 6 concat */
+    int n, c, h, w;
+    cl_mem x, y, g, b;
+} rs_arg;
+
+static clsde_status run_rs(clsde_context *ctx, void *p)
+{
+    const rs_arg *a = p;
+    const clsde_group_norm_params gn = {a->n, a->c, a->h * a->w, 32, 1e-6f, 1};
+    clsde_upfirdn2d_params f = {a->n, a->c, a->h, a->w, 1, 1, 2, 2, 1.0f};
+    switch (a->which) {
+    case 0: return clsde_group_norm_enqueue(ctx, &gn, a->x, a->g, a->b, a->y);
+    case 1: /* upsample_2d */
+        f.up = 2, f.pad0 = 2, f.pad1 = 1, f.gain = 4.0f;
+        return clsde_upfirdn2d_enqueue(ctx, &f, a->x, a->y);
+    case 2: /* downsample_2d */
+        f.down = 2, f.pad0 = 1, f.pad1 = 1;
+        return clsde_upfirdn2d_enqueue(ctx, &f, a->x, a->y);
+    case 3: /* the conv-down pre-filter */
+        return clsde_upfirdn2d_enqueue(ctx, &f, a->x, a->y);
+    case 4: return clsde_upsample_nearest_enqueue(ctx, a->n, a->c, a->h, a->w, a->x, a->y);
+    case 5: return clsde_downsample_avg_enqueue(ctx, a->n, a->c, a->h, a->w, a->x, a->y);
+    default:
+        return clsde_concat_enqueue(ctx, a->n, a->c, a->c, a->h * a->w, a->x, a->x, a->y);
+    }
+}
+
+/* Work = the bytes that must move at least once: x read, y written (GroupNorm reads x
+ * three times, cache permitting; it counts as one). Roof: the device copy bandwidth.
+ * Shapes: where each op runs in the CIFAR-10 networks (networks.md §7.1). */
+static clsde_status bench_resample(clsde_bench *b)
+{
+    static const char *names[] = {"group_norm_silu", "fir_up",  "fir_down", "fir_prefilter",
+                                  "upsample_nearest", "mean2x2", "concat"};
+    static const int shapes[][3] = {{128, 32, 32}, {256, 16, 16}, {256, 8, 8}, {256, 4, 4}};
+    for (int which = 0; which < 7; which++) {
+        if (!clsde_bench_wants(b, names[which])) continue;
+        for (int bi = 0; bi < b->n_batches; bi++)
+            for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+                const int *sh = shapes[s];
+                rs_arg a = {which, b->batches[bi], sh[0], sh[1], sh[2], NULL, NULL, NULL, NULL};
+                const size_t nx = (size_t)a.n * a.c * a.h * a.w, xbytes = nx * sizeof(float);
+                const size_t cbytes = (size_t)a.c * sizeof(float);
+                size_t ny = nx;
+                float *host;
+                char shape[64];
+                double ms = 0;
+                clsde_status st;
+                if (which == 1 || which == 4) ny = 4 * nx;
+                if (which == 2 || which == 5) ny = nx / 4;
+                if (which == 3) ny = (size_t)a.n * a.c * (a.h + 1) * (a.w + 1);
+                if (which == 6) ny = 2 * nx;
+                host = calloc(ny > nx ? ny : nx, sizeof(float));
+                CLSDE_FAIL_IF(!host, b->ctx, CLSDE_ERR_NOMEM, "out of memory");
+                for (size_t i = 0; i < nx; i++) host[i] = (float)(i % 17) * 0.1f - 0.8f;
+                st = clsde_buffer_create(b->ctx, xbytes, &a.x);
+                if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, ny * sizeof(float), &a.y);
+                if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, cbytes, &a.g);
+                if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, cbytes, &a.b);
+                if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.x, 0, xbytes, host);
+                if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.g, 0, cbytes, host);
+                if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.b, 0, cbytes, host);
+                if (st == CLSDE_OK) st = clsde_bench_time(b, run_rs, &a, &ms);
+                free(host);
+                clsde_buffer_release(a.x), clsde_buffer_release(a.y);
+                clsde_buffer_release(a.g), clsde_buffer_release(a.b);
+                CLSDE_TRY(st);
+                snprintf(shape, sizeof shape, "%dx%dx%dx%d", a.n, a.c, a.h, a.w);
+                clsde_bench_row(b, names[which], shape, ms, (double)(nx + ny) * sizeof(float),
+                                "GB/s", b->copy_gbs);
+            }
+    }
+    return CLSDE_OK;
+}
+
 clsde_status clsde_bench_kernels(clsde_bench *b)
 {
     CLSDE_TRY(bench_elementwise(b));
     CLSDE_TRY(bench_attention(b));
     CLSDE_TRY(bench_sde(b));
+    CLSDE_TRY(bench_resample(b));
     if (b->json) fputs("\n]\n", b->out);
     return CLSDE_OK;
 }

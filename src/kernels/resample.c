@@ -82,8 +82,20 @@ clsde_status clsde_upfirdn2d_enqueue(clsde_context *ctx, const clsde_upfirdn2d_p
         return clsde_enqueue(ctx, k, "upfirdn2d_up2_fast", 3, gws, lws_img);
     }
     gws[0] = (size_t)ow, gws[1] = (size_t)oh;
-    CLSDE_TRY(clsde_kernel_get(ctx, FILE_, "", p->up == 2 ? "upfirdn2d_up2" : "upfirdn2d_up1",
-                               &k));
+    if (p->up == 1) {
+        const char *name = p->down == 2 ? "upfirdn2d_up1_down2" : "upfirdn2d_up1_down1";
+        CLSDE_TRY(clsde_kernel_get(ctx, FILE_, "", name, &k));
+        CLSDE_ARG(ctx, k, 0, p->h);
+        CLSDE_ARG(ctx, k, 1, p->w);
+        CLSDE_ARG(ctx, k, 2, oh);
+        CLSDE_ARG(ctx, k, 3, ow);
+        CLSDE_ARG(ctx, k, 4, p->pad0);
+        CLSDE_ARG(ctx, k, 5, p->gain);
+        CLSDE_ARG(ctx, k, 6, x);
+        CLSDE_ARG(ctx, k, 7, y);
+        return clsde_enqueue(ctx, k, name, 3, gws, lws_img);
+    }
+    CLSDE_TRY(clsde_kernel_get(ctx, FILE_, "", "upfirdn2d_up2", &k));
     CLSDE_ARG(ctx, k, 0, p->h);
     CLSDE_ARG(ctx, k, 1, p->w);
     CLSDE_ARG(ctx, k, 2, oh);
