@@ -65,8 +65,9 @@ def _normalise_shape(a, what):
     if a.shape[2:] == (28, 28):
         a = np.pad(a, ((0, 0), (0, 0), (2, 2), (2, 2)))
     if a.shape[2:] != (32, 32):
-        raise InputError('%s: images are %dx%d, expected 32x32 (or 28x28)'
-                         % (what, a.shape[2], a.shape[3]))
+        raise InputError('%s: images are %dx%d, expected 32x32 (or 28x28)%s'
+                         % (what, a.shape[2], a.shape[3],
+                            '; a grid needs --grid-cell' if min(a.shape[2:]) > 32 else ''))
     if len(a) == 0:
         raise InputError('%s: no images' % what)
     return a
