@@ -22,6 +22,7 @@ static const struct {
     {"sde_step", check_sde_step},
     {"group_norm", check_group_norm},
     {"resample", check_resample},
+    {"conv2d", check_conv2d},
 };
 
 #define CANARY_BITS 0x7fc0deadu

@@ -70,5 +70,6 @@ void check_rng(checkkern *c);
 void check_sde_step(checkkern *c);
 void check_group_norm(checkkern *c);
 void check_resample(checkkern *c);
+void check_conv2d(checkkern *c);
 
 #endif
