@@ -8,26 +8,36 @@
  *   y[m, p] = sum_k W[m, k] * X[k, p] with W = w as stored ([c_out, c_in, k, k] is
  *   [M, K] row-major) and X the implicit im2col matrix, read from x on the fly.
  *
- *   A work-group computes a BM x BN tile (BM = WG_M*TM channels, BN = WG_N*TN pixels).
- *   Per K block of TK it stages W[m0.., k0..] into As[TK][BM] and X[k0.., n0..] into
- *   Bs[TK][BN] (zero outside the matrices, so no edge test in the inner loop), then each
- *   work-item updates its TM x TN register tile. Work-item (l0, l1) owns channels
- *   m0 + l1*TM + s (s < TM, contiguous) and pixels n0 + l0 + WG_N*t (t < TN, strided so
- *   that neighbouring work-items in dimension 0 touch neighbouring pixels: PoCL
- *   vectorises across dimension 0, a GPU coalesces along it). Each work-item also stages
- *   the X columns of its own pixels, so their (image, row, column) is decoded once.
+ *   A work-group computes a BM x BN tile of y: BM = WG_M*SM*TM channels, BN = WG_N*SN*TN
+ *   pixels. Per K block of TK it stages W[m0.., k0..] into As[BM][TK] and X[k0.., n0..]
+ *   into Bs[TK][BN], zero outside the matrices so the inner loop has no edge test; then
+ *   each work-item updates its SM x SN register tiles of TM channels x TN pixels, the TN
+ *   pixels held as TN/VN vectors of VN neighbouring pixels. Each work-item stages the X
+ *   columns of its own pixels, so their (image, row, column) is decoded once.
+ *   Work-item (l0, l1) owns channels m0 + (mi*WG_M + l1)*TM + s and the pixel vectors
+ *   j*WG_N + l0 (j < SN*TN/VN): neighbouring work-items in dimension 0 touch neighbouring
+ *   pixels, which a GPU coalesces.
  *   The epilogue guards m < c_out and p < N: no shape needs to be a multiple of a tile.
+ *
+ *   Two ways to use it: GPU-like, many work-items with SM = SN = 1, or CPU-like, one
+ *   work-item per group (WG_M = WG_N = 1) looping over SM x SN register tiles, as a CPU
+ *   GEMM loops over micro-tiles of a packed panel. With a one-item group there is no
+ *   barrier: PoCL then keeps the accumulators in registers through the K loop (with
+ *   barriers it splits loops per iteration across work-items and spills them every step).
  *
  *   Global id 0: pixel tile (ceil(N / BN) groups of WG_N), id 1: channel tile
  *   (ceil(c_out / BM) groups of WG_M). The wrapper passes the parameters it launched with.
  *
- * Parameters (-D):
- *   KSIZE      kernel side k (default 3); the host builds one program per k in use.
- *   POINTWISE  1: k = 1, stride 1, no padding: X is x itself, no bounds tests (default 0).
- *   TM, TN     register tile: channels x pixels per work-item (defaults 4, 4).
- *   TK         K block staged per barrier pair (default 16); any value >= 1.
- *   WG_M, WG_N work-group size in channel and pixel direction (defaults 8, 8).
- *   Local memory: TK*(BM + BN) floats.
+ * Parameters (-D), each with its default:
+ *   KSIZE 3      kernel side k; the host builds one program per k in use.
+ *   POINTWISE 0  1: k = 1, stride 1, no padding: X is x itself, no bounds tests.
+ *   TM 4         channels per register tile.
+ *   VN 4         vector width along pixels: 1, 2, 4, 8 or 16.
+ *   TN VN        pixels per register tile, a multiple of VN.
+ *   SM 1, SN 1   register tiles per work-item along channels and pixels.
+ *   TK 16        K block staged at a time; any value >= 1.
+ *   WG_M 8, WG_N 8  work-group size along channels and pixels.
+ *   Local memory: TK*(BM + BN) floats; private: SM*SN*TM*TN accumulators.
  *
  * dense: y[b, o] = bias[o] + sum_i w[o, i] * x[b, i]. Global id 0: o, id 1: b. One
  *   work-item per output; the whole Linear work of a forward pass is ~5 MMAC (§7.2).
@@ -41,8 +51,17 @@
 #ifndef TM
 #define TM 4
 #endif
+#ifndef VN
+#define VN 4
+#endif
 #ifndef TN
-#define TN 4
+#define TN VN
+#endif
+#ifndef SM
+#define SM 1
+#endif
+#ifndef SN
+#define SN 1
 #endif
 #ifndef TK
 #define TK 16
@@ -54,13 +73,41 @@
 #define WG_N 8
 #endif
 
-#define BM (WG_M * TM)
-#define BN (WG_N * TN)
+#define NV (TN / VN)         /* pixel vectors per register tile */
+#define PW (SN * TN)         /* pixels per work-item */
+#define BM (WG_M * SM * TM)
+#define BN (WG_N * PW)
 #define KK (KSIZE * KSIZE)
 #define WG (WG_M * WG_N)
 
 #if POINTWISE && KSIZE != 1
 #error "POINTWISE needs KSIZE 1"
+#endif
+#if TN % VN != 0
+#error "TN must be a multiple of VN"
+#endif
+
+#if VN == 1
+#define floatVN float
+#define LOADVN(p) (*(p))
+#define STOREVN(v, p) (*(p) = (v))
+#else
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define floatVN CAT(float, VN)
+#define LOADVN(p) CAT(vload, VN)(0, p)
+#define STOREVN(v, p) CAT(vstore, VN)(v, 0, p)
+#endif
+
+/* Tile column (0 .. BN-1) of this work-item's pixel t (0 .. PW-1). */
+#define COL(l0, t) ((((t) / VN) * WG_N + (l0)) * VN + (t) % VN)
+/* Tile row (0 .. BM-1) of channel s of register tile mi. */
+#define ROW(l1, mi, s) (((mi) * WG_M + (l1)) * TM + (s))
+
+#if WG > 1
+#define TILE_BARRIER() barrier(CLK_LOCAL_MEM_FENCE)
+#else
+#define TILE_BARRIER() /* one work-item: nothing to wait for */
 #endif
 
 /* flags */
@@ -79,23 +126,23 @@ void conv2d(const int n, const int c_in, const int h, const int w, const int c_o
             __global const float *restrict bias, __global const float *restrict chan_bias,
             __global const float *res, __global float *y)
 {
-    __local float As[TK][BM]; /* W tile, channels contiguous */
+    __local float As[BM][TK]; /* W tile as stored (k contiguous): a plain copy; the inner
+                                 loop broadcasts single elements, any layout serves */
     __local float Bs[TK][BN]; /* X tile, pixels contiguous */
     const int l0 = get_local_id(0), l1 = get_local_id(1);
     const int lid = l1 * WG_N + l0;
     const int n0 = get_group_id(0) * BN, m0 = get_group_id(1) * BM;
     const int ohw = oh * ow, npix = n * ohw, kdim = c_in * KK, hw = h * w;
 
-    /* Decode this work-item's pixels once: offset of x[b, 0, iy0, ix0] (or of x[b, 0, q] for
+    /* Decode this work-item's pixels once: offset of x[b, 0, 0, 0] (x[b, 0, q] for
      * POINTWISE), top-left input corner, and whether the pixel exists. */
-    int xoff[TN];
+    int xoff[PW];
 #if !POINTWISE
-    int iy0[TN], ix0[TN];
+    int iy0[PW], ix0[PW];
 #endif
-    bool pix_ok[TN];
-#pragma unroll
-    for (int t = 0; t < TN; t++) {
-        const int p = n0 + l0 + WG_N * t;
+    bool pix_ok[PW];
+    for (int t = 0; t < PW; t++) {
+        const int p = n0 + COL(l0, t);
         const int b = p / ohw, q = p - b * ohw;
         pix_ok[t] = p < npix;
 #if POINTWISE
@@ -108,76 +155,112 @@ void conv2d(const int n, const int c_in, const int h, const int w, const int c_o
 #endif
     }
 
-    float acc[TM][TN];
-#pragma unroll
-    for (int s = 0; s < TM; s++)
-#pragma unroll
-        for (int t = 0; t < TN; t++) acc[s][t] = 0.0f;
+    floatVN acc[SM][SN][TM][NV];
+    for (int mi = 0; mi < SM; mi++)
+        for (int ni = 0; ni < SN; ni++)
+            for (int s = 0; s < TM; s++)
+                for (int v = 0; v < NV; v++) acc[mi][ni][s][v] = 0.0f;
 
     for (int k0 = 0; k0 < kdim; k0 += TK) {
-        /* Stage W: consecutive work-items read consecutive k (contiguous in wt). */
-        for (int e = lid; e < TK * BM; e += WG) {
-            /* no `%`: Oclgrind cannot check the `freeze` LLVM emits for a div/rem pair */
-            const int m = e / TK, kk = e - m * TK;
-            const int kg = k0 + kk, mg = m0 + m;
-            As[kk][m] = (kg < kdim && mg < c_out) ? wt[mg * kdim + kg] : 0.0f;
+        /* Stage W row by row: consecutive work-items read consecutive k (contiguous in wt;
+         * one work-item copies whole rows, which the compiler vectorises). */
+        for (int m = 0; m < BM; m++) {
+            const int mg = m0 + m;
+            __global const float *wrow = wt + min(mg, c_out - 1) * kdim + k0;
+            if (mg < c_out && k0 + TK <= kdim) {
+                for (int kk = lid; kk < TK; kk += WG) As[m][kk] = wrow[kk];
+            } else {
+                for (int kk = lid; kk < TK; kk += WG)
+                    As[m][kk] = (mg < c_out && k0 + kk < kdim) ? wrow[kk] : 0.0f;
+            }
         }
         /* Stage X: rows kk = l1 + WG_M*r of this work-item's own pixel columns. */
         for (int kk = l1; kk < TK; kk += WG_M) {
             const int kg = k0 + kk;
             const int ci = kg / KK;
 #if POINTWISE
-#pragma unroll
-            for (int t = 0; t < TN; t++)
-                Bs[kk][l0 + WG_N * t] =
-                    (kg < kdim && pix_ok[t]) ? x[xoff[t] + ci * hw] : 0.0f;
+            for (int t = 0; t < PW; t++)
+                Bs[kk][COL(l0, t)] = (kg < kdim && pix_ok[t]) ? x[xoff[t] + ci * hw] : 0.0f;
 #else
             const int r = kg - ci * KK;
             const int ky = r / KSIZE, kx = r - ky * KSIZE;
-#pragma unroll
-            for (int t = 0; t < TN; t++) {
+            for (int t = 0; t < PW; t++) {
                 const int iy = iy0[t] + ky, ix = ix0[t] + kx;
                 const bool in = kg < kdim && pix_ok[t] && iy >= 0 && iy < h && ix >= 0 && ix < w;
-                Bs[kk][l0 + WG_N * t] = in ? x[xoff[t] + ci * hw + iy * w + ix] : 0.0f;
+                Bs[kk][COL(l0, t)] = in ? x[xoff[t] + ci * hw + iy * w + ix] : 0.0f;
             }
 #endif
         }
-        barrier(CLK_LOCAL_MEM_FENCE);
+        TILE_BARRIER();
 
-#pragma unroll 4
-        for (int kk = 0; kk < TK; kk++) {
-            float a[TM], bv[TN];
+        /* acc += W[m, k] * X[k, p], one register tile at a time: per k, TM broadcasts
+         * and NV vector loads feed TM*NV vector multiply-adds. */
+        for (int mi = 0; mi < SM; mi++) {
+            for (int ni = 0; ni < SN; ni++) {
+                floatVN c[TM][NV];
 #pragma unroll
-            for (int s = 0; s < TM; s++) a[s] = As[kk][l1 * TM + s];
+                for (int s = 0; s < TM; s++)
 #pragma unroll
-            for (int t = 0; t < TN; t++) bv[t] = Bs[kk][l0 + WG_N * t];
+                    for (int v = 0; v < NV; v++) c[s][v] = acc[mi][ni][s][v];
+                for (int kk = 0; kk < TK; kk++) {
+                    floatVN bv[NV];
 #pragma unroll
-            for (int s = 0; s < TM; s++)
+                    for (int v = 0; v < NV; v++)
+                        bv[v] = LOADVN(&Bs[kk][((ni * NV + v) * WG_N + l0) * VN]);
 #pragma unroll
-                for (int t = 0; t < TN; t++) acc[s][t] = a[s] * bv[t] + acc[s][t];
+                    for (int s = 0; s < TM; s++) {
+                        const float a = As[ROW(l1, mi, s)][kk];
+#pragma unroll
+                        for (int v = 0; v < NV; v++) c[s][v] = a * bv[v] + c[s][v];
+                    }
+                }
+#pragma unroll
+                for (int s = 0; s < TM; s++)
+#pragma unroll
+                    for (int v = 0; v < NV; v++) acc[mi][ni][s][v] = c[s][v];
+            }
         }
-        barrier(CLK_LOCAL_MEM_FENCE);
+        TILE_BARRIER();
     }
 
-    /* Epilogue, in PyTorch's order: (acc + bias) + chan_bias, then (res + y) / res_div. */
-#pragma unroll
-    for (int t = 0; t < TN; t++) {
-        const int p = n0 + l0 + WG_N * t;
-        if (p >= npix) continue;
-        const int b = p / ohw, q = p - b * ohw;
-#pragma unroll
+    /* Epilogue, in PyTorch's order: (acc + bias) + chan_bias, then (res + y) / res_div.
+     * A vector whose VN pixels lie in one image is stored whole; others pixel by pixel. */
+    for (int mi = 0; mi < SM; mi++) {
         for (int s = 0; s < TM; s++) {
-            const int m = m0 + l1 * TM + s;
+            const int m = m0 + ROW(l1, mi, s);
             if (m >= c_out) continue;
-            const int i = (b * c_out + m) * ohw + q;
-            float v = acc[s][t];
-            if (flags & CONV_BIAS) v += bias[m];
-            if (flags & CONV_CHAN_BIAS) v += chan_bias[b * c_out + m];
-            if (flags & CONV_RESIDUAL) {
-                v = res[i] + v;
-                if (res_div != 1.0f) v /= res_div;
+            for (int j = 0; j < SN * NV; j++) {
+                const int p = n0 + (j * WG_N + l0) * VN;
+                if (p >= npix) continue;
+                const int b = p / ohw, q = p - b * ohw;
+                const floatVN a = acc[mi][j / NV][s][j % NV];
+                if (q + VN <= ohw) {
+                    const int i = (b * c_out + m) * ohw + q;
+                    floatVN val = a;
+                    if (flags & CONV_BIAS) val += bias[m];
+                    if (flags & CONV_CHAN_BIAS) val += chan_bias[b * c_out + m];
+                    if (flags & CONV_RESIDUAL) {
+                        val = LOADVN(res + i) + val;
+                        if (res_div != 1.0f) val /= res_div;
+                    }
+                    STOREVN(val, y + i);
+                } else {
+                    float out[VN];
+                    STOREVN(a, out);
+                    for (int t = 0; t < VN && p + t < npix; t++) {
+                        const int bt = (p + t) / ohw, qt = p + t - bt * ohw;
+                        const int i = (bt * c_out + m) * ohw + qt;
+                        float val = out[t];
+                        if (flags & CONV_BIAS) val += bias[m];
+                        if (flags & CONV_CHAN_BIAS) val += chan_bias[bt * c_out + m];
+                        if (flags & CONV_RESIDUAL) {
+                            val = res[i] + val;
+                            if (res_div != 1.0f) val /= res_div;
+                        }
+                        y[i] = val;
+                    }
+                }
             }
-            y[i] = v;
         }
     }
 }

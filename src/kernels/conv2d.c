@@ -64,16 +64,42 @@ static clsde_status check_params(clsde_context *ctx, const clsde_conv2d_params *
     return CLSDE_OK;
 }
 
+static int in_range(int32_t v)
+{
+    return v >= 1 && v <= 64;
+}
+
+/* Until tune.c exists. CPU (PoCL): one work-item per group, looping over 8-channel x
+ * 32-pixel register tiles (16 zmm accumulators on AVX-512) of a block of up to 128 x 128;
+ * the block shrinks, in powers of two so few programs are built, to fit small layers and to
+ * leave at least two groups per compute unit. Measured on PoCL 3.1, 2 Skylake-AVX512 cores:
+ * 3x3 128->128 at 32x32, batch 8 runs at about OpenBLAS sgemm speed (see the commit log).
+ * Other devices: a conventional GPU tiling (4x4 per work-item, 8x16 work-items), correct
+ * everywhere but untuned. */
 void clsde_conv2d_tune_default(const clsde_context *ctx, const clsde_conv2d_params *p,
                                clsde_conv2d_tune *t)
 {
-    (void)ctx;
-    (void)p;
-    t->tm = 4;
-    t->tn = 4;
-    t->tk = 16;
-    t->wg_m = 8;
-    t->wg_n = 8;
+    const int64_t npix = (int64_t)p->n * clsde_conv2d_out_h(p) * clsde_conv2d_out_w(p);
+    const int64_t min_groups = 2 * (int64_t)(ctx->info.compute_units > 0 ? ctx->info.compute_units : 1);
+    if (ctx->info.type != CLSDE_DEVICE_CPU) {
+        t->tm = 4, t->tn = 4, t->vn = 4, t->sm = 1, t->sn = 1, t->tk = 16;
+        t->wg_m = 8, t->wg_n = 16;
+        return;
+    }
+    t->tm = p->c_out < 8 ? p->c_out : 8; /* the output conv has 3 channels */
+    t->vn = 16, t->tk = 64, t->wg_m = 1, t->wg_n = 1;
+    t->tn = npix > 16 ? 32 : 16;
+    t->sm = 16, t->sn = 4;
+    while (t->sm > 1 && (int64_t)(t->sm / 2) * t->tm >= p->c_out) t->sm /= 2;
+    while (t->sn > 1 && (int64_t)(t->sn / 2) * t->tn >= npix) t->sn /= 2;
+    for (;;) {
+        const int64_t groups = ((npix + (int64_t)t->sn * t->tn - 1) / ((int64_t)t->sn * t->tn)) *
+                               ((p->c_out + (int64_t)t->sm * t->tm - 1) / ((int64_t)t->sm * t->tm));
+        if (groups >= min_groups) break;
+        if (t->sn > 1) t->sn /= 2;
+        else if (t->sm > 1) t->sm /= 2;
+        else break;
+    }
 }
 
 clsde_status clsde_conv2d_enqueue_tuned(clsde_context *ctx, const clsde_conv2d_params *p,
@@ -84,17 +110,24 @@ clsde_status clsde_conv2d_enqueue_tuned(clsde_context *ctx, const clsde_conv2d_p
     char opts[160];
     int32_t oh, ow, flags = 0;
     int pointwise;
+    const int64_t bm = t ? (int64_t)t->wg_m * t->sm * t->tm : 0;
+    const int64_t bn = t ? (int64_t)t->wg_n * t->sn * t->tn : 0;
     const float res_div = p && p->has_residual ? p->res_div : 1.0f;
 
     CLSDE_TRY(check_params(ctx, p));
-    CLSDE_FAIL_IF(!t || t->tm < 1 || t->tm > 64 || t->tn < 1 || t->tn > 64 || t->tk < 1 ||
-                      t->tk > 64 || t->wg_m < 1 || t->wg_m > 64 || t->wg_n < 1 ||
-                      t->wg_n > 64,
-                  ctx, CLSDE_ERR_ARG, "conv2d: bad tiling");
+    CLSDE_FAIL_IF(!t, ctx, CLSDE_ERR_ARG, "conv2d: tiling is NULL");
+    CLSDE_FAIL_IF(!in_range(t->tm) || !in_range(t->tn) || !in_range(t->sm) ||
+                      !in_range(t->sn) || !in_range(t->tk) || !in_range(t->wg_m) ||
+                      !in_range(t->wg_n) ||
+                      (t->vn != 1 && t->vn != 2 && t->vn != 4 && t->vn != 8 && t->vn != 16) ||
+                      t->tn % t->vn != 0,
+                  ctx, CLSDE_ERR_ARG,
+                  "conv2d: bad tiling tm %d tn %d vn %d sm %d sn %d tk %d wg %dx%d", t->tm,
+                  t->tn, t->vn, t->sm, t->sn, t->tk, t->wg_m, t->wg_n);
     CLSDE_FAIL_IF(t->wg_m * t->wg_n > ctx->info.max_work_group_size, ctx,
                   CLSDE_ERR_DEVICE_LIMIT, "conv2d: work-group %dx%d exceeds the device limit %d",
                   t->wg_n, t->wg_m, ctx->info.max_work_group_size);
-    CLSDE_FAIL_IF((int64_t)t->tk * (t->wg_m * t->tm + t->wg_n * t->tn) * 4 >
+    CLSDE_FAIL_IF((int64_t)t->tk * (bm + bn) * (int64_t)sizeof(float) >
                       ctx->info.local_mem_bytes,
                   ctx, CLSDE_ERR_DEVICE_LIMIT, "conv2d: tiling needs more local memory than %lld",
                   (long long)ctx->info.local_mem_bytes);
@@ -118,8 +151,9 @@ clsde_status clsde_conv2d_enqueue_tuned(clsde_context *ctx, const clsde_conv2d_p
     }
 
     pointwise = p->k == 1 && p->stride == 1 && !p->pad_t && !p->pad_l && !p->pad_b && !p->pad_r;
-    snprintf(opts, sizeof opts, "-DKSIZE=%d -DPOINTWISE=%d -DTM=%d -DTN=%d -DTK=%d -DWG_M=%d "
-             "-DWG_N=%d", p->k, pointwise, t->tm, t->tn, t->tk, t->wg_m, t->wg_n);
+    snprintf(opts, sizeof opts, "-DKSIZE=%d -DPOINTWISE=%d -DTM=%d -DTN=%d -DVN=%d -DSM=%d "
+             "-DSN=%d -DTK=%d -DWG_M=%d -DWG_N=%d", p->k, pointwise, t->tm, t->tn, t->vn, t->sm,
+             t->sn, t->tk, t->wg_m, t->wg_n);
     CLSDE_TRY(clsde_kernel_get(ctx, FILE_, opts, "conv2d", &k));
     {
         const cl_mem none = NULL;
@@ -127,9 +161,8 @@ clsde_status clsde_conv2d_enqueue_tuned(clsde_context *ctx, const clsde_conv2d_p
         const cl_mem cb_a = p->has_chan_bias ? chan_bias : none;
         const cl_mem res_a = p->has_residual ? res : none;
         const size_t npix = (size_t)p->n * oh * ow;
-        const size_t bn = (size_t)t->wg_n * t->tn, bm = (size_t)t->wg_m * t->tm;
-        const size_t gws[2] = {(npix + bn - 1) / bn * t->wg_n,
-                               ((size_t)p->c_out + bm - 1) / bm * t->wg_m};
+        const size_t gws[2] = {(npix + (size_t)bn - 1) / (size_t)bn * t->wg_n,
+                               ((size_t)p->c_out + (size_t)bm - 1) / (size_t)bm * t->wg_m};
         const size_t lws[2] = {(size_t)t->wg_n, (size_t)t->wg_m};
         CLSDE_ARG(ctx, k, 0, p->n);
         CLSDE_ARG(ctx, k, 1, p->c_in);

@@ -19,18 +19,27 @@ clsde_status clsde_conv2d_enqueue(clsde_context *ctx, const clsde_conv2d_params 
                                   cl_mem y);
 
 /* Tiling of the implicit GEMM (the -D parameters of cl/conv2d.cl): a work-item computes
- * tm channels x tn pixels, a work-group wg_m x wg_n work-items, K is staged in blocks of tk.
+ * tm channels x tn pixels (tn/vn vectors of vn neighbouring pixels), a work-group
+ * wg_m x wg_n work-items, K is staged in blocks of tk.
  * For tuning and benchmarks; the network uses clsde_conv2d_enqueue. */
 typedef struct clsde_conv2d_tune {
-    int32_t tm, tn, tk, wg_m, wg_n;
+    int32_t tm;   /* channels per work-item */
+    int32_t tn;   /* pixels per work-item, a multiple of vn */
+    int32_t vn;   /* vector width along pixels: 1, 2, 4, 8 or 16 */
+    int32_t sm;   /* register tiles per work-item along channels */
+    int32_t sn;   /* register tiles per work-item along pixels */
+    int32_t tk;   /* K block per local-memory stage */
+    int32_t wg_m; /* work-items per group along channels */
+    int32_t wg_n; /* work-items per group along pixels */
 } clsde_conv2d_tune;
 
 /* The tiling clsde_conv2d_enqueue uses for this shape on this context's device. */
 void clsde_conv2d_tune_default(const clsde_context *ctx, const clsde_conv2d_params *p,
                                clsde_conv2d_tune *t);
 
-/* clsde_conv2d_enqueue with an explicit tiling (each value 1..64, wg_m*wg_n within the
- * device's work-group limit; CLSDE_ERR_ARG otherwise). A new tiling builds a program. */
+/* clsde_conv2d_enqueue with an explicit tiling (each value 1..64, vn 1/2/4/8/16 dividing tn;
+ * CLSDE_ERR_ARG otherwise; CLSDE_ERR_DEVICE_LIMIT beyond the device's work-group size or
+ * local memory). A new tiling builds a program. */
 clsde_status clsde_conv2d_enqueue_tuned(clsde_context *ctx, const clsde_conv2d_params *p,
                                         const clsde_conv2d_tune *t, cl_mem x, cl_mem w,
                                         cl_mem bias, cl_mem chan_bias, cl_mem res, cl_mem y);

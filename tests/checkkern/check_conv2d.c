@@ -94,12 +94,12 @@ static void check_one(checkkern *c, const clsde_conv2d_params *p, const clsde_co
     float *x = ck_alloc(nx), *w = ck_alloc(nw), *bias = ck_alloc(p->c_out);
     float *cb = ck_alloc(ncb), *res = ck_alloc(ny), *got = ck_alloc(ny), *ref = ck_alloc(ny);
     ck_buf bx, bw, bb, bcb, bres, by;
-    char shape[256], tiling[64] = "";
+    char shape[320], tiling[96] = "";
     clsde_status st;
 
     if (tune)
-        snprintf(tiling, sizeof tiling, " tile tm%d tn%d tk%d wg%dx%d", tune->tm, tune->tn,
-                 tune->tk, tune->wg_m, tune->wg_n);
+        snprintf(tiling, sizeof tiling, " tile tm%d tn%d vn%d sm%d sn%d tk%d wg%dx%d", tune->tm,
+                 tune->tn, tune->vn, tune->sm, tune->sn, tune->tk, tune->wg_m, tune->wg_n);
     snprintf(shape, sizeof shape,
              "%s n%d c_in%d %dx%d -> c_out%d %dx%d k%d s%d pad %d,%d,%d,%d%s%s%s res_div %g%s%s",
              label, p->n, p->c_in, p->h, p->w, p->c_out, oh, ow, p->k, p->stride, p->pad_t,
@@ -142,7 +142,11 @@ static void check_one(checkkern *c, const clsde_conv2d_params *p, const clsde_co
 static void random_tune(checkkern *c, clsde_conv2d_tune *t)
 {
     t->tm = ck_randint(c, 1, 6);
-    t->tn = ck_randint(c, 1, 6);
+    static const int widths[] = {1, 2, 4, 8, 16};
+    t->vn = ck_pick(c, widths, c->small ? 4 : 5);
+    t->tn = t->vn * ck_randint(c, 1, t->vn > 4 ? 2 : 3);
+    t->sm = ck_randint(c, 1, 3);
+    t->sn = ck_randint(c, 1, 3);
     t->tk = ck_randint(c, 1, 20);
     t->wg_m = ck_randint(c, 1, 4);
     t->wg_n = ck_randint(c, 1, 8);
