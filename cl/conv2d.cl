@@ -99,8 +99,10 @@
 #define STOREVN(v, p) CAT(vstore, VN)(v, 0, p)
 #endif
 
-/* Tile column (0 .. BN-1) of this work-item's pixel t (0 .. PW-1). */
-#define COL(l0, t) ((((t) / VN) * WG_N + (l0)) * VN + (t) % VN)
+/* Tile column (0 .. BN-1) of lane `lane` of this work-item's pixel vector j (0 .. PW/VN-1).
+ * Loops run over (j, lane) rather than t = j*VN + lane: Oclgrind cannot check the `freeze`
+ * LLVM emits for a t / VN, t % VN pair. */
+#define COL(l0, j, lane) (((j) * WG_N + (l0)) * VN + (lane))
 /* Tile row (0 .. BM-1) of channel s of register tile mi. */
 #define ROW(l1, mi, s) (((mi) * WG_M + (l1)) * TM + (s))
 
@@ -141,18 +143,21 @@ void conv2d(const int n, const int c_in, const int h, const int w, const int c_o
     int iy0[PW], ix0[PW];
 #endif
     bool pix_ok[PW];
-    for (int t = 0; t < PW; t++) {
-        const int p = n0 + COL(l0, t);
-        const int b = p / ohw, q = p - b * ohw;
-        pix_ok[t] = p < npix;
+    for (int j = 0; j < PW / VN; j++) {
+        for (int lane = 0; lane < VN; lane++) {
+            const int t = j * VN + lane;
+            const int p = n0 + COL(l0, j, lane);
+            const int b = p / ohw, q = p - b * ohw;
+            pix_ok[t] = p < npix;
 #if POINTWISE
-        xoff[t] = b * c_in * hw + q;
+            xoff[t] = b * c_in * hw + q;
 #else
-        const int oy = q / ow, ox = q - oy * ow;
-        iy0[t] = oy * stride - pad_t;
-        ix0[t] = ox * stride - pad_l;
-        xoff[t] = b * c_in * hw;
+            const int oy = q / ow, ox = q - oy * ow;
+            iy0[t] = oy * stride - pad_t;
+            ix0[t] = ox * stride - pad_l;
+            xoff[t] = b * c_in * hw;
 #endif
+        }
     }
 
     floatVN acc[SM][SN][TM][NV];
@@ -179,22 +184,29 @@ void conv2d(const int n, const int c_in, const int h, const int w, const int c_o
             const int kg = k0 + kk;
             const int ci = kg / KK;
 #if POINTWISE
-            for (int t = 0; t < PW; t++)
-                Bs[kk][COL(l0, t)] = (kg < kdim && pix_ok[t]) ? x[xoff[t] + ci * hw] : 0.0f;
+            for (int j = 0, t = 0; j < PW / VN; j++)
+                for (int lane = 0; lane < VN; lane++, t++)
+                    Bs[kk][COL(l0, j, lane)] =
+                        (kg < kdim && pix_ok[t]) ? x[xoff[t] + ci * hw] : 0.0f;
 #else
             const int r = kg - ci * KK;
             const int ky = r / KSIZE, kx = r - ky * KSIZE;
-            for (int t = 0; t < PW; t++) {
-                const int iy = iy0[t] + ky, ix = ix0[t] + kx;
-                const bool in = kg < kdim && pix_ok[t] && iy >= 0 && iy < h && ix >= 0 && ix < w;
-                Bs[kk][COL(l0, t)] = in ? x[xoff[t] + ci * hw + iy * w + ix] : 0.0f;
+            for (int j = 0, t = 0; j < PW / VN; j++) {
+                for (int lane = 0; lane < VN; lane++, t++) {
+                    const int iy = iy0[t] + ky, ix = ix0[t] + kx;
+                    const bool in =
+                        kg < kdim && pix_ok[t] && iy >= 0 && iy < h && ix >= 0 && ix < w;
+                    Bs[kk][COL(l0, j, lane)] = in ? x[xoff[t] + ci * hw + iy * w + ix] : 0.0f;
+                }
             }
 #endif
         }
         TILE_BARRIER();
 
         /* acc += W[m, k] * X[k, p], one register tile at a time: per k, TM broadcasts
-         * and NV vector loads feed TM*NV vector multiply-adds. */
+         * and NV vector loads feed TM*NV vector multiply-adds. The last block stops at K
+         * (the input conv has K = 27). */
+        const int kn = min(TK, kdim - k0);
         for (int mi = 0; mi < SM; mi++) {
             for (int ni = 0; ni < SN; ni++) {
                 floatVN c[TM][NV];
@@ -202,7 +214,7 @@ void conv2d(const int n, const int c_in, const int h, const int w, const int c_o
                 for (int s = 0; s < TM; s++)
 #pragma unroll
                     for (int v = 0; v < NV; v++) c[s][v] = acc[mi][ni][s][v];
-                for (int kk = 0; kk < TK; kk++) {
+                for (int kk = 0; kk < kn; kk++) {
                     floatVN bv[NV];
 #pragma unroll
                     for (int v = 0; v < NV; v++)
@@ -229,35 +241,37 @@ void conv2d(const int n, const int c_in, const int h, const int w, const int c_o
         for (int s = 0; s < TM; s++) {
             const int m = m0 + ROW(l1, mi, s);
             if (m >= c_out) continue;
-            for (int j = 0; j < SN * NV; j++) {
-                const int p = n0 + (j * WG_N + l0) * VN;
-                if (p >= npix) continue;
-                const int b = p / ohw, q = p - b * ohw;
-                const floatVN a = acc[mi][j / NV][s][j % NV];
-                if (q + VN <= ohw) {
-                    const int i = (b * c_out + m) * ohw + q;
-                    floatVN val = a;
-                    if (flags & CONV_BIAS) val += bias[m];
-                    if (flags & CONV_CHAN_BIAS) val += chan_bias[b * c_out + m];
-                    if (flags & CONV_RESIDUAL) {
-                        val = LOADVN(res + i) + val;
-                        if (res_div != 1.0f) val /= res_div;
-                    }
-                    STOREVN(val, y + i);
-                } else {
-                    float out[VN];
-                    STOREVN(a, out);
-                    for (int t = 0; t < VN && p + t < npix; t++) {
-                        const int bt = (p + t) / ohw, qt = p + t - bt * ohw;
-                        const int i = (bt * c_out + m) * ohw + qt;
-                        float val = out[t];
+            for (int ni = 0; ni < SN; ni++) {
+                for (int v = 0; v < NV; v++) {
+                    const int p = n0 + COL(l0, ni * NV + v, 0);
+                    if (p >= npix) continue;
+                    const int b = p / ohw, q = p - b * ohw;
+                    const floatVN a = acc[mi][ni][s][v];
+                    if (q + VN <= ohw) {
+                        const int i = (b * c_out + m) * ohw + q;
+                        floatVN val = a;
                         if (flags & CONV_BIAS) val += bias[m];
-                        if (flags & CONV_CHAN_BIAS) val += chan_bias[bt * c_out + m];
+                        if (flags & CONV_CHAN_BIAS) val += chan_bias[b * c_out + m];
                         if (flags & CONV_RESIDUAL) {
-                            val = res[i] + val;
+                            val = LOADVN(res + i) + val;
                             if (res_div != 1.0f) val /= res_div;
                         }
-                        y[i] = val;
+                        STOREVN(val, y + i);
+                    } else {
+                        float out[VN];
+                        STOREVN(a, out);
+                        for (int t = 0; t < VN && p + t < npix; t++) {
+                            const int bt = (p + t) / ohw, qt = p + t - bt * ohw;
+                            const int i = (bt * c_out + m) * ohw + qt;
+                            float val = out[t];
+                            if (flags & CONV_BIAS) val += bias[m];
+                            if (flags & CONV_CHAN_BIAS) val += chan_bias[bt * c_out + m];
+                            if (flags & CONV_RESIDUAL) {
+                                val = res[i] + val;
+                                if (res_div != 1.0f) val /= res_div;
+                            }
+                            y[i] = val;
+                        }
                     }
                 }
             }
@@ -265,7 +279,9 @@ void conv2d(const int n, const int c_in, const int h, const int w, const int c_o
     }
 }
 
-/* x: [n, in]; w: [out, in]; bias: [out] or NULL; y: [n, out]. */
+/* x: [n, in]; w: [out, in]; bias: [out] or NULL; y: [n, out]. Each work-item reads its
+ * weight row and input row as 16-wide vectors (16 interleaved partial sums, added up at the
+ * end), so a CPU streams W instead of gathering it across work-items. */
 __kernel void dense(const int n, const int in, const int out, __global const float *restrict x,
                     __global const float *restrict wt, __global const float *restrict bias,
                     __global float *restrict y)
@@ -274,7 +290,16 @@ __kernel void dense(const int n, const int in, const int out, __global const flo
     if (o >= out || b >= n) return;
     __global const float *wo = wt + o * in;
     __global const float *xb = x + b * in;
-    float acc = 0.0f;
-    for (int i = 0; i < in; i++) acc = wo[i] * xb[i] + acc;
+    float16 acc16 = 0.0f;
+    int i = 0;
+    for (; i + 16 <= in; i += 16) acc16 = vload16(0, wo + i) * vload16(0, xb + i) + acc16;
+    /* Pairwise fold through memory: the optimiser turns a .lo/.hi fold into a shuffle with
+     * undefined lanes, on which Oclgrind 21.10's uninitialised-value check crashes. */
+    float part[16];
+    vstore16(acc16, 0, part);
+    for (int width = 8; width >= 1; width /= 2)
+        for (int l = 0; l < width; l++) part[l] += part[l + width];
+    float acc = part[0];
+    for (; i < in; i++) acc = wo[i] * xb[i] + acc;
     y[b * out + o] = bias ? acc + bias[o] : acc;
 }

@@ -10,6 +10,7 @@
 
 #include "bench.h"
 #include "kernels/attention.h"
+#include "kernels/conv2d.h"
 #include "kernels/elementwise.h"
 #include "kernels/group_norm.h"
 #include "kernels/reduce.h"
@@ -258,6 +259,111 @@ static clsde_status bench_attention(clsde_bench *b)
     return CLSDE_OK;
 }
 
+/* ------------------------------------------------------------ conv2d, dense */
+
+/* Convolutions of the CIFAR-10 NCSN++ / DDPM++ networks per sample (networks.md §7.1):
+ * c_in, side, c_out, k, stride, pad t, l, b, r. */
+static const int conv_shapes[][9] = {
+    {128, 32, 128, 3, 1, 1, 1, 1, 1}, /* level-0 resblock conv (most of the FLOPs) */
+    {256, 16, 256, 3, 1, 1, 1, 1, 1},
+    {256, 8, 256, 3, 1, 1, 1, 1, 1},
+    {256, 4, 256, 3, 1, 1, 1, 1, 1},
+    {3, 32, 128, 3, 1, 1, 1, 1, 1},   /* input conv */
+    {128, 32, 3, 3, 1, 1, 1, 1, 1},   /* output conv */
+    {128, 33, 256, 3, 2, 0, 0, 0, 0}, /* fused FIR conv-downsample after the pre-filter */
+    {128, 32, 128, 3, 2, 0, 0, 1, 1}, /* DDPM downsample: right/bottom pad, stride 2 */
+    {384, 32, 128, 1, 1, 0, 0, 0, 0}, /* up-path shortcut after the skip concat */
+    {512, 16, 256, 1, 1, 0, 0, 0, 0},
+};
+
+typedef struct conv_arg {
+    clsde_conv2d_params p;
+    cl_mem x, w, bias, y;
+    int dense_in, dense_out; /* > 0: time the Linear instead */
+} conv_arg;
+
+static clsde_status run_conv(clsde_context *ctx, void *q)
+{
+    const conv_arg *a = q;
+    if (a->dense_in > 0)
+        return clsde_dense_enqueue(ctx, a->p.n, a->dense_in, a->dense_out, a->x, a->w, a->bias,
+                                   a->y);
+    return clsde_conv2d_enqueue(ctx, &a->p, a->x, a->w, a->bias, NULL, NULL, a->y);
+}
+
+static clsde_status bench_conv_case(clsde_bench *b, conv_arg *a, size_t nx, size_t nw,
+                                    size_t nb, size_t ny, double *ms)
+{
+    const size_t nmax = nx > nw ? (nx > ny ? nx : ny) : (nw > ny ? nw : ny);
+    float *host = malloc(nmax * sizeof(float));
+    clsde_status st;
+    CLSDE_FAIL_IF(!host, b->ctx, CLSDE_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < nmax; i++) host[i] = (float)(i % 11) * 0.05f - 0.25f;
+    a->x = a->w = a->bias = a->y = NULL;
+    st = clsde_buffer_create(b->ctx, nx * sizeof(float), &a->x);
+    if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, nw * sizeof(float), &a->w);
+    if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, nb * sizeof(float), &a->bias);
+    if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, ny * sizeof(float), &a->y);
+    if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a->x, 0, nx * sizeof(float), host);
+    if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a->w, 0, nw * sizeof(float), host);
+    if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a->bias, 0, nb * sizeof(float), host);
+    if (st == CLSDE_OK) st = clsde_bench_time(b, run_conv, a, ms);
+    free(host);
+    clsde_buffer_release(a->x), clsde_buffer_release(a->w);
+    clsde_buffer_release(a->bias), clsde_buffer_release(a->y);
+    return st;
+}
+
+/* Work: 2 c_out c_in k^2 oh ow FLOP per image; roof: OpenBLAS sgemm on the implicit GEMM
+ * (M = c_out, N = batch*oh*ow, K = c_in k^2), measured now. */
+static clsde_status bench_conv2d(clsde_bench *b)
+{
+    static const int dense_shapes[][2] = {{256, 512}, {512, 512}, {512, 256}};
+    if (clsde_bench_wants(b, "conv2d")) {
+        for (size_t s = 0; s < sizeof conv_shapes / sizeof *conv_shapes; s++) {
+            const int *d = conv_shapes[s];
+            for (int bi = 0; bi < b->n_batches; bi++) {
+                conv_arg a;
+                int oh, ow;
+                double ms = 0, flop, roof;
+                char shape[64];
+                memset(&a, 0, sizeof a);
+                a.p.n = b->batches[bi], a.p.c_in = d[0], a.p.h = a.p.w = d[1];
+                a.p.c_out = d[2], a.p.k = d[3], a.p.stride = d[4];
+                a.p.pad_t = d[5], a.p.pad_l = d[6], a.p.pad_b = d[7], a.p.pad_r = d[8];
+                a.p.has_bias = 1, a.p.res_div = 1.0f;
+                oh = clsde_conv2d_out_h(&a.p), ow = clsde_conv2d_out_w(&a.p);
+                CLSDE_TRY(bench_conv_case(b, &a, (size_t)a.p.n * d[0] * d[1] * d[1],
+                                          (size_t)d[2] * d[0] * d[3] * d[3], (size_t)d[2],
+                                          (size_t)a.p.n * d[2] * oh * ow, &ms));
+                flop = 2.0 * d[2] * d[0] * d[3] * d[3] * (double)oh * ow * a.p.n;
+                roof = clsde_bench_sgemm_gflops(b, d[2], a.p.n * oh * ow, d[0] * d[3] * d[3]);
+                snprintf(shape, sizeof shape, "%dx%dx%d->%dk%ds%d", a.p.n, d[0], d[1], d[2],
+                         d[3], d[4]);
+                clsde_bench_row(b, "conv2d", shape, ms, flop, "GFLOP/s", roof);
+            }
+        }
+    }
+    if (clsde_bench_wants(b, "dense")) {
+        for (size_t s = 0; s < sizeof dense_shapes / sizeof *dense_shapes; s++) {
+            const int in = dense_shapes[s][0], out = dense_shapes[s][1];
+            for (int bi = 0; bi < b->n_batches; bi++) {
+                conv_arg a;
+                double ms = 0;
+                char shape[64];
+                memset(&a, 0, sizeof a);
+                a.p.n = b->batches[bi], a.dense_in = in, a.dense_out = out;
+                CLSDE_TRY(bench_conv_case(b, &a, (size_t)a.p.n * in, (size_t)out * in,
+                                          (size_t)out, (size_t)a.p.n * out, &ms));
+                snprintf(shape, sizeof shape, "%dx%d->%d", a.p.n, in, out);
+                clsde_bench_row(b, "dense", shape, ms, 2.0 * in * out * a.p.n, "GFLOP/s",
+                                clsde_bench_sgemm_gflops(b, out, a.p.n, in));
+            }
+        }
+    }
+    return CLSDE_OK;
+}
+
 /* ------------------------------------------------------------ sampler state updates */
 
 /* Sampler state shapes per sample: CIFAR-10 and the 256^2 LSUN/CelebA-HQ models. */
@@ -427,6 +533,7 @@ clsde_status clsde_bench_kernels(clsde_bench *b)
 {
     CLSDE_TRY(bench_elementwise(b));
     CLSDE_TRY(bench_attention(b));
+    CLSDE_TRY(bench_conv2d(b));
     CLSDE_TRY(bench_sde(b));
     CLSDE_TRY(bench_resample(b));
     if (b->json) fputs("\n]\n", b->out);
