@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -213,6 +214,78 @@ CLSDE_API void clsde_model_destroy(clsde_model *model);
 
 /* Fill *info. CLSDE_ERR_ARG when model or info is NULL. Does not block. */
 CLSDE_API clsde_status clsde_model_get_info(const clsde_model *model, clsde_model_info *info);
+/* ---------------------------------------------------------------- networks */
+
+/* A score network built for one model and one batch size: a static graph of the model's
+ * architecture (networks.md), planned once (activations share one device buffer where
+ * their lifetimes allow) with the weights uploaded once. Runs on the context's queue.
+ * A net keeps pointers into its model: destroy the net before the model. */
+typedef struct clsde_net clsde_net;
+
+/* What the `t` argument of clsde_net_forward_run means (algorithms.md §2). */
+typedef enum clsde_time_mode {
+    CLSDE_TIME_DEFAULT = 0,    /* time t in (0, 1]; label and score as the model was trained
+                                  (config training.continuous) */
+    CLSDE_TIME_CONTINUOUS = 1, /* time t; the continuous wrapper, which the ODE sampler and
+                                  the likelihood use for every model: VE label sigma(t)
+                                  (Fourier) ; VP/subVP label 999 t, score -out/std(t) */
+    CLSDE_TIME_DISCRETE = 2,   /* time t; the discrete wrapper: VE label round((1-t)(N-1)),
+                                  VP label (N-1) t (not rounded) and score
+                                  -out/sqrt(1 - alphabar[floor((N-1) t)]). Not for subVP. */
+    CLSDE_TIME_LABEL = 3       /* `t` is the network label itself (time_cond); no score */
+} clsde_time_mode;
+
+/* Sizes of a built network. Byte counts are device memory. */
+typedef struct clsde_net_info {
+    int32_t batch;                 /* B */
+    int32_t channels, height, width; /* one image: [C, H, W] */
+    int32_t nodes;                 /* graph nodes, inputs included */
+    int32_t weight_tensors;        /* weight tensors the network uses */
+    int64_t weight_bytes;          /* device weight memory (each tensor aligned) */
+    int64_t activation_bytes;      /* planned activation memory (peak of the plan) */
+    int64_t activation_naive_bytes;/* the sum of every node's output, for comparison */
+    double flops_per_image;        /* floating-point operations of one forward pass per image:
+                                      2 per multiply-add of convolutions, linear layers,
+                                      attention and FIR filters (networks.md §7.2 counts MACs) */
+    double elementwise_per_image;  /* element operations of the other nodes (norms, SiLU,
+                                      resampling, concatenation), per image */
+    uint8_t reserved[64];
+} clsde_net_info;
+
+/* Build the network of `model` for batches of `batch` images: the graph, its memory plan,
+ * the device buffers, and the upload of every weight (blocks). Every tensor of the model
+ * file must be used by the network (CLSDE_ERR_FORMAT naming the ones that are not).
+ * On failure *net is NULL and clsde_last_error(ctx) says why.
+ * Statuses: CLSDE_ERR_ARG (NULL argument, batch < 1), CLSDE_ERR_FORMAT (a tensor missing
+ * or of the wrong shape, named), CLSDE_ERR_UNSUPPORTED (an architecture branch clsde does
+ * not build, naming the config field), CLSDE_ERR_DEVICE_LIMIT, CLSDE_ERR_OPENCL,
+ * CLSDE_ERR_BUILD, CLSDE_ERR_NOMEM. */
+CLSDE_API clsde_status clsde_net_create(clsde_context *ctx, clsde_model *model, int32_t batch,
+                                        clsde_net **net);
+/* Free a network and its device buffers. Accepts NULL. */
+CLSDE_API void clsde_net_destroy(clsde_net *net);
+
+/* Fill *info. CLSDE_ERR_ARG when net or info is NULL. Does not block. */
+CLSDE_API clsde_status clsde_net_get_info(const clsde_net *net, clsde_net_info *info);
+
+/* Run the network on host arrays (blocks until done).
+ *   x      [B, C, H, W] float32, C order (B = the net's batch)
+ *   t      [B] times in (0, 1] (or labels, with CLSDE_TIME_LABEL)
+ *   out    [B, C, H, W] the raw network output net(x, label(t)) (networks.md §2.1; VE models
+ *          have already divided by sigma); may be NULL
+ *   score  [B, C, H, W] the score s(x, t) of algorithms.md §2; may be NULL; must be NULL
+ *          with CLSDE_TIME_LABEL
+ * Labels are computed on the host in float32 as the reference does (VE sigma(t) =
+ * sigma_min (sigma_max/sigma_min)^t correctly rounded, then the network takes its ln).
+ * Statuses: CLSDE_ERR_ARG (NULL x or t, t outside what the mode accepts, a mode the model's
+ * SDE has no wrapper for), CLSDE_ERR_OPENCL, CLSDE_ERR_NUMERIC (NaN or Inf in out/score,
+ * naming the image). */
+CLSDE_API clsde_status clsde_net_forward_run(clsde_net *net, const float *x, const float *t,
+                                             clsde_time_mode mode, float *out, float *score);
+
+/* Print the graph, one line per node (index, name following the checkpoint, op, output
+ * shape, input nodes, planned offset, bytes), then the totals. For `clsde info --graph`. */
+CLSDE_API clsde_status clsde_net_print_graph(const clsde_net *net, FILE *f);
 
 #ifdef __cplusplus
 }
