@@ -17,6 +17,11 @@ static void usage(FILE *f)
             "                                                  compiles every kernel\n"
             "  bench kernels [--json] [--kernel NAME] [--batch 1,8]\n"
             "                                                  time kernels against measured roofs\n"
+            "  info MODEL [--graph] [--batch B]                architecture, config, SDE, FLOPs,\n"
+            "                                                  planned memory; --graph: the graph\n"
+            "  forward --model M --input IN --output OUT [--score] [--batch B]\n"
+            "          [--continuous | --label]                the network on IN's x [N,C,H,W]\n"
+            "                                                  and t [N]; writes out (and score)\n"
             "  version                                         print the version\n"
             "\n"
             "Device selection: --device N (index), --device NAME (substring), or the\n"
@@ -55,6 +60,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "devices")) return clsde_cmd_devices(argc - 1, argv + 1);
     if (!strcmp(argv[1], "bench")) return clsde_cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "info")) return clsde_cmd_info(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "forward")) return clsde_cmd_forward(argc - 1, argv + 1);
     fprintf(stderr, "clsde: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
