@@ -71,6 +71,11 @@ static void arena_release(arena *a, size_t off, size_t size)
     }
 }
 
+static int is_graph_input(const clsde_plan_node *nd)
+{
+    return nd->pinned && nd->in[0] < 0 && nd->in[1] < 0 && nd->in[2] < 0;
+}
+
 static size_t aligned_size(size_t bytes, size_t align)
 {
     const size_t s = (bytes + align - 1) & ~(align - 1);
@@ -123,13 +128,25 @@ clsde_plan_result clsde_plan_build(const clsde_plan_node *nodes, int32_t n,
         stats->naive_bytes += aligned_size(nodes[i].bytes, align);
     }
 
+    /* Graph inputs (pinned, reading nothing) are written by the caller before the run, so
+     * they are live from its start: they get their blocks before any node runs. */
+    for (int32_t k = 0; k < n; k++) {
+        const int32_t i = order ? order[k] : k;
+        if (inplace) inplace[i] = 0;
+        if (is_graph_input(&nodes[i])) {
+            offsets[i] = arena_alloc(&a, aligned_size(nodes[i].bytes, align));
+            blk_size[i] = aligned_size(nodes[i].bytes, align);
+            owns[i] = 1;
+        }
+    }
+
     for (int32_t k = 0; k < n; k++) {
         const int32_t i = order ? order[k] : k;
         const clsde_plan_node *nd = &nodes[i];
         const size_t size = aligned_size(nd->bytes, align);
         const int32_t slot = nd->inplace_slot;
         const int32_t p = slot >= 0 && slot < CLSDE_PLAN_MAX_IN ? nd->in[slot] : -1;
-        if (inplace) inplace[i] = 0;
+        if (is_graph_input(nd)) continue;
 
         /* In place: this is the input's only remaining use, its block is big enough and
          * nobody else must keep it (not pinned). The block changes owner. */

@@ -9,7 +9,9 @@
  * input whose last consumer it was. Free blocks are kept sorted by offset and merged with
  * their neighbours; an allocation takes the smallest free block that fits (best fit), else
  * grows the arena at its end. Pinned nodes (graph inputs and outputs) get a block of their
- * own that is never freed or shared, so the caller can write and read them around a run.
+ * own that is never freed or shared, so the caller can write and read them around a run;
+ * graph inputs (pinned nodes that read nothing) are placed first, before any node runs,
+ * wherever they stand in the order, since the caller writes them before the run.
  *
  * Usage:
  *     clsde_plan_node nodes[3] = {

@@ -261,12 +261,9 @@ int32_t clsde_nets_upsample(clsde_nets *b, int32_t x, int32_t c_out, int32_t wit
 void clsde_nets_temb(clsde_nets *b, int32_t e, int32_t nf)
 {
     const int32_t ma = b->m++, mb = b->m++;
-    char name[CLSDE_GRAPH_NAME];
     int32_t t = clsde_nets_dense(b, ma, "", e, 4 * nf);
-    module_name(name, sizeof name, ma, "act");
-    t = clsde_graph_silu(b->g, name, t);
+    t = clsde_graph_silu(b->g, "temb.act_a", t);
     t = clsde_nets_dense(b, mb, "", t, 4 * nf);
     /* every block applies act to temb before its Dense_0 (§1.2); do it once */
-    module_name(name, sizeof name, mb, "act");
-    b->temb_act = clsde_graph_silu(b->g, name, t);
+    b->temb_act = clsde_graph_silu(b->g, "temb.act", t);
 }

@@ -65,7 +65,8 @@ static int convert(const char *root, const char *dir, const char *out)
     snprintf(conv, sizeof conv, "%s/tools/convert.py", root);
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.pth", dir);
     snprintf(cfg, sizeof cfg, "%s/config.json", dir);
-    char *const argv[] = {(char *)python, conv, ckpt, "--config", cfg, "-o", (char *)out, NULL};
+    char *const argv[] = {(char *)python, conv, ckpt, "--config", cfg, "--force", "-o", (char *)out,
+                          NULL};
     if (posix_spawn(&pid, python, NULL, NULL, argv, environ) != 0) return -1;
     if (waitpid(pid, &status, 0) < 0) return -1;
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;

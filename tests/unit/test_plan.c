@@ -250,6 +250,29 @@ static void test_no_live_overlap(void **state)
     assert_int_equal(st.peak_bytes, 1024 + 1024 + 256 + 1024 + 2048);
 }
 
+/* An input that appears late in the order is still placed before every node: the caller
+ * writes it before the run, so no earlier node may use its bytes. */
+static void test_late_input(void **state)
+{
+    const clsde_plan_node nodes[] = {
+        {256, NONE, -1, 1},      /* 0 x */
+        {1024, IN1(0), -1, 0},   /* 1 dead after 2 */
+        {256, IN1(1), -1, 0},    /* 2 */
+        {1024, NONE, -1, 1},     /* 3 a second input, declared late */
+        {256, IN2(2, 3), -1, 1}, /* 4 output */
+    };
+    size_t off[5];
+    clsde_plan_stats st;
+    (void)state;
+    plan_ok(nodes, 5, NULL, 256, off, NULL, &st);
+    assert_int_equal(off[0], 0);
+    assert_int_equal(off[3], 256); /* placed with the inputs, not in 1's freed block */
+    assert_int_equal(off[1], 1280);
+    assert_int_equal(off[2], 2304);
+    assert_int_equal(off[4], 1280); /* 1's block, free by then */
+    assert_int_equal(st.peak_bytes, 2560);
+}
+
 static void test_errors(void **state)
 {
     const clsde_plan_node fwd[] = {
@@ -291,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_dead_node_and_pinned),
         cmocka_unit_test(test_order),
         cmocka_unit_test(test_no_live_overlap),
+        cmocka_unit_test(test_late_input),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
