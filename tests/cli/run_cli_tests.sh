@@ -41,5 +41,14 @@ expect 0 "0 compiled" -- devices --build
 expect 0 "(cache: off)" -- devices --build --no-cache
 CLSDE_DEVICE=77 expect 1 "CLSDE_DEVICE 77: no device with that index" -- devices
 
+expect 2 "clsde info: which model?" -- info
+expect 2 "clsde info: unknown option '--frob'" -- info --frob
+expect 2 "--batch '0' is not a number in 1..65536" -- info m.safetensors --batch 0
+expect 1 "no-such-model.safetensors" -- info "$tmp/no-such-model.safetensors"
+expect 2 "--model, --input and --output are required" -- forward --model m.safetensors
+expect 2 "--score needs times t, not --label" -- forward --model m --input i --output o --score --label
+expect 2 "clsde forward: --batch needs a value" -- forward --batch
+expect 1 "no-such-input.safetensors" -- forward --model m --input "$tmp/no-such-input.safetensors" --output "$tmp/o.safetensors"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
