@@ -8,6 +8,7 @@
 #define CLSDE_NET_H
 
 #include "exec.h"
+#include "runtime.h"
 #include "model.h"
 #include "nets/nets.h"
 #include "sde.h"

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "clsde.h"
+#include "model.h"
 
 /* clsde_sde_type (VE, VP, subVP) is public: include/clsde.h. */
 
@@ -70,12 +71,9 @@ typedef struct clsde_coef {
     float a, b, s; /* x_mean = a x + b score, x_new = x_mean + s z */
 } clsde_coef;
 
-typedef enum clsde_predictor {
-    CLSDE_PREDICTOR_NONE = 0,
-    CLSDE_PREDICTOR_EULER_MARUYAMA = 1,
-    CLSDE_PREDICTOR_REVERSE_DIFFUSION = 2,
-    CLSDE_PREDICTOR_ANCESTRAL = 3
-} clsde_predictor;
+/* clsde_predictor: the loader's enum (model.h), one definition for both; its ancestral value
+ * under the name used here (integration of the loader and sde branches) */
+#define CLSDE_PREDICTOR_ANCESTRAL CLSDE_PREDICTOR_ANCESTRAL_SAMPLING
 
 /* Coefficients of one predictor step at time t (§3.1). probability_flow: lambda = 1/2, no
  * noise. CLSDE_ERR_UNSUPPORTED for combinations the reference rejects (ancestral with
