@@ -21,7 +21,8 @@ typedef struct clsde_exec {
     cl_mem *wbuf;          /* [n_wbuf] weight buffers */
     int32_t n_wbuf;
     cl_mem *wmem;          /* [g->n_weights] sub-buffers of wbuf */
-    cl_mem arena;          /* g->arena_bytes activation memory */
+    cl_mem arena;          /* g->arena_bytes activation memory (NULL when separate) */
+    int32_t separate;      /* one buffer per node instead of the arena (Oclgrind, exec.c) */
     cl_mem *mem;           /* [g->n_nodes] what each node reads/writes (bound or own) */
     cl_mem *own;           /* [g->n_nodes] sub-buffers this exec created (NULL: shared) */
 } clsde_exec;
