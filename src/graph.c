@@ -135,10 +135,9 @@ static clsde_node *add(clsde_graph *g, clsde_op op, const char *name, int32_t in
     return nd;
 }
 
-/* Finish a node: record its id (the caller already filled shape and params). */
-static int32_t done(clsde_graph *g, clsde_node *nd)
+/* Finish a node (the caller filled shape and params): it becomes part of the graph. */
+static int32_t done(clsde_graph *g)
 {
-    (void)nd;
     return g->n_nodes++;
 }
 
@@ -170,7 +169,7 @@ int32_t clsde_graph_input(clsde_graph *g, const char *name, int32_t n, int32_t c
                                 name, n, c, h, w);
     set_shape(nd, n, c, h, w);
     nd->pinned = 1;
-    return done(g, nd);
+    return done(g);
 }
 
 void clsde_graph_output(clsde_graph *g, int32_t node)
@@ -242,7 +241,7 @@ int32_t clsde_graph_conv2d(clsde_graph *g, const char *name, int32_t x, int32_t 
     nd->w[0] = w;
     nd->w[1] = b;
     set_shape(nd, p->n, c_out, oh, ow);
-    return done(g, nd);
+    return done(g);
 }
 
 int32_t clsde_graph_dense(clsde_graph *g, const char *name, int32_t x, int32_t w, int32_t b,
@@ -262,7 +261,7 @@ int32_t clsde_graph_dense(clsde_graph *g, const char *name, int32_t x, int32_t w
     nd->w[0] = w;
     nd->w[1] = b;
     set_shape(nd, xs[0], out, 1, 1);
-    return done(g, nd);
+    return done(g);
 }
 
 int32_t clsde_graph_group_norm(clsde_graph *g, const char *name, int32_t x, int32_t gamma,
@@ -290,7 +289,7 @@ int32_t clsde_graph_group_norm(clsde_graph *g, const char *name, int32_t x, int3
     nd->w[0] = gamma;
     nd->w[1] = beta;
     set_shape(nd, xs[0], xs[1], xs[2], xs[3]);
-    return done(g, nd);
+    return done(g);
 }
 
 /* Elementwise ops keep their input's shape. */
@@ -299,7 +298,7 @@ static int32_t unary(clsde_graph *g, clsde_op op, const char *name, int32_t x)
     clsde_node *nd = add(g, op, name, x, -1, -1);
     if (!nd) return -1;
     memcpy(nd->shape, shape_of(g, x), sizeof nd->shape);
-    return done(g, nd);
+    return done(g);
 }
 
 int32_t clsde_graph_silu(clsde_graph *g, const char *name, int32_t x)
@@ -327,7 +326,7 @@ int32_t clsde_graph_scale_per_image(clsde_graph *g, const char *name, int32_t x,
                                 name, ss[0] * ss[1] * ss[2] * ss[3], xs[0]);
     nd->p.scale.divide = divide != 0;
     memcpy(nd->shape, xs, sizeof nd->shape);
-    return done(g, nd);
+    return done(g);
 }
 
 int32_t clsde_graph_upfirdn2d(clsde_graph *g, const char *name, int32_t x, int32_t up,
@@ -351,7 +350,7 @@ int32_t clsde_graph_upfirdn2d(clsde_graph *g, const char *name, int32_t x, int32
         return clsde_graph_fail(g, CLSDE_ERR_ARG, "%s: input %dx%d too small for the FIR filter",
                                 name, p->h, p->w);
     set_shape(nd, xs[0], xs[1], oh, ow);
-    return done(g, nd);
+    return done(g);
 }
 
 int32_t clsde_graph_upsample_nearest(clsde_graph *g, const char *name, int32_t x)
@@ -364,7 +363,7 @@ int32_t clsde_graph_upsample_nearest(clsde_graph *g, const char *name, int32_t x
     nd->p.resample.h = xs[2];
     nd->p.resample.w = xs[3];
     set_shape(nd, xs[0], xs[1], 2 * xs[2], 2 * xs[3]);
-    return done(g, nd);
+    return done(g);
 }
 
 /* Both 2x2 means halve even sides; they differ only in summation order (resample_ref.h). */
@@ -384,7 +383,7 @@ static int32_t mean2x2(clsde_graph *g, clsde_op op, const char *name, int32_t x)
     nd->p.resample.h = xs[2];
     nd->p.resample.w = xs[3];
     set_shape(nd, xs[0], xs[1], xs[2] / 2, xs[3] / 2);
-    return done(g, nd);
+    return done(g);
 }
 
 int32_t clsde_graph_downsample_avg(clsde_graph *g, const char *name, int32_t x)
@@ -411,7 +410,7 @@ int32_t clsde_graph_concat(clsde_graph *g, const char *name, int32_t a, int32_t 
     nd->p.concat.c2 = bs[1];
     nd->p.concat.hw = as[2] * as[3];
     set_shape(nd, as[0], as[1] + bs[1], as[2], as[3]);
-    return done(g, nd);
+    return done(g);
 }
 
 int32_t clsde_graph_attention(clsde_graph *g, const char *name, int32_t q, int32_t k,
@@ -426,7 +425,7 @@ int32_t clsde_graph_attention(clsde_graph *g, const char *name, int32_t q, int32
     nd->p.attention.c = qs[1];
     nd->p.attention.hw = qs[2] * qs[3];
     memcpy(nd->shape, qs, sizeof nd->shape);
-    return done(g, nd);
+    return done(g);
 }
 
 int32_t clsde_graph_fourier_embed(clsde_graph *g, const char *name, int32_t sigma, int32_t W,
@@ -443,7 +442,7 @@ int32_t clsde_graph_fourier_embed(clsde_graph *g, const char *name, int32_t sigm
     nd->p.fourier.nf = nf;
     nd->w[0] = W;
     set_shape(nd, n, 2 * nf, 1, 1);
-    return done(g, nd);
+    return done(g);
 }
 
 int32_t clsde_graph_sinusoidal_embed(clsde_graph *g, const char *name, int32_t label,
@@ -460,7 +459,7 @@ int32_t clsde_graph_sinusoidal_embed(clsde_graph *g, const char *name, int32_t l
     nd->p.sinusoidal.n = n;
     nd->p.sinusoidal.dim = dim;
     set_shape(nd, n, dim, 1, 1);
-    return done(g, nd);
+    return done(g);
 }
 
 size_t clsde_node_bytes(const clsde_node *nd)

@@ -75,10 +75,9 @@ static int parse(int argc, char **argv, fwd_args *a, clsde_context_params *param
     return 0;
 }
 
-/* The F32 tensor `name` of `st` with `ndim` dimensions, or NULL with a message on ctx. */
-static const float *tensor(clsde_context *ctx, const char *file, const clsde_safetensors *st,
-                           const void *data, const char *name, int32_t ndim,
-                           const clsde_st_tensor **info)
+/* The F32 tensor `name` of `st` with `ndim` dimensions, or NULL after printing why. */
+static const float *tensor(const char *file, const clsde_safetensors *st, const void *data,
+                           const char *name, int32_t ndim, const clsde_st_tensor **info)
 {
     const int32_t i = clsde_safetensors_find(st, name);
     if (i < 0) {
@@ -92,7 +91,6 @@ static const float *tensor(clsde_context *ctx, const char *file, const clsde_saf
                 (int)(*info)->ndim);
         return NULL;
     }
-    (void)ctx;
     return (const float *)((const char *)data + (*info)->begin);
 }
 
@@ -123,8 +121,8 @@ int clsde_cmd_forward(int argc, char **argv)
     if (st != CLSDE_OK) return cli_fail(NULL, st);
     st = clsde_safetensors_read_file(ctx, a.input, NULL, &in, &in_data);
     if (st != CLSDE_OK) goto fail;
-    x = tensor(ctx, a.input, &in, in_data, "x", 4, &xi);
-    t = x ? tensor(ctx, a.input, &in, in_data, "t", 1, &ti) : NULL;
+    x = tensor(a.input, &in, in_data, "x", 4, &xi);
+    t = x ? tensor(a.input, &in, in_data, "t", 1, &ti) : NULL;
     if (!x || !t) goto done;
     st = clsde_model_load(ctx, a.model, &model);
     if (st != CLSDE_OK) goto fail;

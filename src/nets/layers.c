@@ -5,7 +5,6 @@
  * GroupNorm+SiLU in one node, the temb projection as the conv's per-(n,c) bias, and every
  * residual merge `(x + h)/sqrt(2)` as the epilogue of the conv that produces h.
  */
-#include <math.h>
 #include <stdio.h>
 
 #include "../model.h"
