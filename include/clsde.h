@@ -287,6 +287,117 @@ CLSDE_API clsde_status clsde_net_forward_run(clsde_net *net, const float *x, con
  * shape, input nodes, planned offset, bytes), then the totals. For `clsde info --graph`. */
 CLSDE_API clsde_status clsde_net_print_graph(const clsde_net *net, FILE *f);
 
+/* ---------------------------------------------------------------- sampling */
+
+/* Progress callback of clsde_sample_run, called on the calling thread after every time step
+ * (PC) or step attempt (ODE) of every batch. `step` counts up to `total`:
+ *   PC:  total = N * (number of batches), step = time steps completed so far;
+ *   ODE: total = 1000 * (number of batches), step = 1000 * (batches done) + the progress of
+ *        the current batch in 1/1000 of the time interval [eps, 1], taken from its slowest
+ *        image (the number of ODE steps is not known in advance).
+ * elapsed_s: seconds since clsde_sample_run started. Return 0 to go on, non-zero to cancel:
+ * the run stops at once and returns CLSDE_ERR_CANCELLED. */
+typedef int (*clsde_progress_fn)(void *user, int32_t step, int32_t total, double elapsed_s);
+
+/* Sampler settings (algorithms.md §3–§5; names as in the official configs). Fill with
+ * clsde_sample_params_default() first: fields left at their defaults take the model's
+ * config values (sampling.*, model.num_scales). Strings are not copied and need only live
+ * for the call. */
+typedef struct clsde_sample_params {
+    const char *method;       /* "pc" (predictor-corrector, §3) or "ode" (probability-flow
+                                 ODE with RK45, §5); NULL: config sampling.method */
+    const char *predictor;    /* PC: "euler_maruyama", "reverse_diffusion",
+                                 "ancestral_sampling" or "none"; NULL: sampling.predictor */
+    const char *corrector;    /* PC: "langevin", "ald" or "none"; NULL: sampling.corrector */
+    double snr;               /* corrector signal-to-noise ratio r > 0; < 0 (default):
+                                 sampling.snr */
+    int32_t n_steps_each;     /* corrector steps M per time step, >= 0; -1 (default):
+                                 sampling.n_steps_each */
+    int32_t steps;            /* PC: number of time steps N >= 2 (the time grid and the
+                                 discrete schedules use it); 0 (default): model.num_scales.
+                                 Ignored by the ODE sampler, which chooses its own steps */
+    int32_t probability_flow; /* PC: 1 = the predictor follows the probability-flow ODE
+                                 (lambda = 1/2, no noise); 0 = the reverse SDE; -1 (default):
+                                 sampling.probability_flow */
+    int32_t denoise;          /* 1 = return the noise-free x_mean of the last predictor (PC)
+                                 or of a reverse-diffusion step at eps (ODE, §4, §5.3);
+                                 0 = the last x; -1 (default): sampling.noise_removal */
+    double rtol, atol;        /* ODE tolerances > 0; default 1e-5 each (the reference's) */
+    uint64_t seed;            /* noise seed; default 0. Image k of a seed is the same for
+                                 every batch size and split (Philox keyed by seed, image
+                                 index, step and purpose) unless reference_batching couples
+                                 the images of a batch */
+    int32_t batch;            /* images evaluated together, >= 1; default 16. Device memory
+                                 grows with it (CLSDE_ERR_DEVICE_LIMIT says which limit) */
+    int32_t reference_batching; /* 0 (default): every image is independent — per-image
+                                 Langevin norms (§3.2) and one ODE per image with its own
+                                 steps (§5.1). 1: as the reference, the Langevin step uses
+                                 batch means of the norms and the ODE treats the batch as one
+                                 system (batch-global error norm, common steps), so results
+                                 depend on the batch composition */
+    clsde_progress_fn progress; /* NULL: no progress reports */
+    void *progress_user;        /* passed to progress */
+    uint8_t reserved[64];     /* zero; room to grow */
+} clsde_sample_params;
+
+/* Defaults: everything from the model's config, seed 0, batch 16, rtol = atol = 1e-5,
+ * per-image independence, no progress callback. */
+CLSDE_API void clsde_sample_params_default(clsde_sample_params *params);
+
+/* What a sampling run did. NFE counts score (network) evaluations per image. */
+typedef struct clsde_sample_stats {
+    int32_t nfe;              /* evaluations per image actually made, excluding the
+                                 denoising evaluation of the ODE sampler. PC: N*M for the
+                                 corrector plus N for a predictor other than "none". ODE:
+                                 scipy's nfev = 2 + 6*(step attempts), the largest over the
+                                 images when each image is its own ODE */
+    int32_t nfe_min;          /* ODE: the smallest per-image nfev (= nfe for PC) */
+    double nfe_mean;          /* ODE: mean per-image nfev (= nfe for PC) */
+    int32_t nfe_reference;    /* the number the reference code reports: PC N*(M+1) whatever
+                                 the predictor and corrector are (§3.3); ODE: as nfe */
+    int32_t steps;            /* PC: N used; ODE: accepted steps of the longest image */
+    int64_t steps_accepted;   /* ODE: accepted steps summed over the ODE systems (images,
+                                 or batches with reference_batching) */
+    int64_t steps_rejected;   /* ODE: rejected step attempts, summed the same way */
+    int64_t forward_calls;    /* batched score evaluations run, the ODE's denoising included */
+    double seconds;           /* wall time of the run */
+    uint8_t reserved[64];
+} clsde_sample_stats;
+
+/* The settings a run with `params` would use on `model`, with every default resolved
+ * (method, predictor and corrector point to static strings). Checks the values and their
+ * combination without touching the device: CLSDE_ERR_ARG names a bad value (unknown
+ * predictor, steps < 2, snr <= 0 with a corrector, tolerances <= 0, batch < 1),
+ * CLSDE_ERR_UNSUPPORTED a combination clsde does not run:
+ *   - ancestral_sampling with subVP (no discrete subVP schedule; the reference raises) or
+ *     with probability_flow;
+ *   - the ODE sampler with a discretely trained VE model (its network takes a noise-level
+ *     index, not the continuous sigma the ODE needs, §2).
+ * Extensions of combinations that crash in the reference (algorithms.md §3.5):
+ *   - Langevin / ALD with subVP use the VP discrete alpha_k (the same beta schedule);
+ *   - euler_maruyama with probability_flow is the deterministic Euler step of the PF ODE.
+ * Does not block. */
+CLSDE_API clsde_status clsde_sample_params_resolve(const clsde_model *model,
+                                                   const clsde_sample_params *params,
+                                                   clsde_sample_params *resolved);
+
+/* Draw `count` samples of `model`, images first_image .. first_image + count - 1 of the
+ * seed (so a large job can be split into runs), in batches of params->batch (the last one
+ * smaller). out: [count, C, H, W] float, row-major, in data space: the inverse scaler is
+ * applied ((x + 1)/2 for centred data, identity otherwise), no clipping. stats may be NULL.
+ * The network is built once for the batch size; the sampler state stays on the device, and
+ * per step only a few per-image norms come back to check for NaN/Inf.
+ * Blocks until done. Statuses: those of clsde_sample_params_resolve and clsde_net_create,
+ * CLSDE_ERR_ARG (NULL ctx/model/out, count < 1, first_image < 0 or first_image + count
+ * past 2^32), CLSDE_ERR_DEVICE_LIMIT (the batch does not fit: the message gives the memory
+ * needed and the device limit it exceeds), CLSDE_ERR_NUMERIC (NaN/Inf: the message names
+ * the step, the time t, the stage — corrector, predictor or network — and the image;
+ * RK45 step size underflow), CLSDE_ERR_CANCELLED (the progress callback asked to stop;
+ * out is then incomplete), CLSDE_ERR_OPENCL, CLSDE_ERR_NOMEM. */
+CLSDE_API clsde_status clsde_sample_run(clsde_context *ctx, clsde_model *model,
+                                        const clsde_sample_params *params, int64_t first_image,
+                                        int32_t count, float *out, clsde_sample_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

@@ -159,6 +159,18 @@ double clsde_sde_g(const clsde_sde *sde, double t)
     }
 }
 
+double clsde_sde_g2(const clsde_sde *sde, double t)
+{
+    switch (sde->cfg.type) {
+    case CLSDE_SDE_VE: {
+        const double s = clsde_sde_std(sde, t);
+        return s * s * 2.0 * log(sde->cfg.sigma_max / sde->cfg.sigma_min);
+    }
+    case CLSDE_SDE_VP: return clsde_sde_beta(sde, t);
+    default: return clsde_sde_beta(sde, t) * -expm1(-2.0 * clsde_sde_bint(sde, t));
+    }
+}
+
 double clsde_sde_drift_coeff(const clsde_sde *sde, double t)
 {
     return sde->cfg.type == CLSDE_SDE_VE ? 0.0 : -0.5 * clsde_sde_beta(sde, t);

@@ -54,6 +54,10 @@ double clsde_sde_bint(const clsde_sde *sde, double t);       /* integral_0^t bet
 double clsde_sde_mean_coeff(const clsde_sde *sde, double t); /* m(t) */
 double clsde_sde_std(const clsde_sde *sde, double t);        /* sigma(t), the marginal std */
 double clsde_sde_g(const clsde_sde *sde, double t);          /* diffusion g(t) */
+/* g(t)^2 formed directly (VE sigma(t)^2 2 ln(sigma_max/sigma_min), VP beta(t), subVP
+ * beta(t)(1 - e^{-2 Bint})): defined wherever the formula is, also where beta(t) < 0 (the
+ * RK45 initial-step probe may step past t = 0, algorithms.md §9.4) */
+double clsde_sde_g2(const clsde_sde *sde, double t);
 double clsde_sde_drift_coeff(const clsde_sde *sde, double t); /* f(x,t) = drift_coeff * x */
 double clsde_sde_prior_std(const clsde_sde *sde);            /* sigma_max (VE) or 1 */
 

@@ -23,6 +23,8 @@ static const struct {
     {"group_norm", check_group_norm},
     {"resample", check_resample},
     {"conv2d", check_conv2d},
+    {"analytic_score", check_analytic_score},
+    {"rk45", check_rk45},
 };
 
 #define CANARY_BITS 0x7fc0deadu

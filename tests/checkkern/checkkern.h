@@ -71,5 +71,7 @@ void check_sde_step(checkkern *c);
 void check_group_norm(checkkern *c);
 void check_resample(checkkern *c);
 void check_conv2d(checkkern *c);
+void check_analytic_score(checkkern *c);
+void check_rk45(checkkern *c);
 
 #endif

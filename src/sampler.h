@@ -1,0 +1,133 @@
+/*
+ * sampler.h — the samplers' internal interface: the score function they call (a network,
+ * or the analytic Gaussian-mixture score of the tests), the resolved settings, test hooks
+ * (noise source, per-update trace), and the entry points of sampler_pc.c (algorithms.md §3,
+ * §4), sampler_ode.c (§5) and sampler.c (chunking, progress, the public clsde_sample_run).
+ * The samplers never see the network: anything with an `eval` can be sampled.
+ */
+#ifndef CLSDE_SAMPLER_H
+#define CLSDE_SAMPLER_H
+
+#include <stdint.h>
+
+#include "runtime.h"
+#include "sde.h"
+#include "ref/analytic_score_ref.h"
+
+/* A score function s(x, t) on device buffers. It always evaluates `batch` images (a network
+ * is built for one batch size); the samplers use the first n <= batch and keep the others
+ * finite. Calls are queued on the context's queue and may block. */
+typedef struct clsde_score_fn {
+    void *self;
+    int32_t batch;      /* B: x and score are [B, per_image] */
+    int32_t per_image;  /* D = C*H*W */
+    /* score [B, D] float = s(x [B, D] float, t [B] host). continuous: 1 = the continuous
+     * wrapper (ODE sampler and its denoising step, algorithms.md §2), 0 = the model's own. */
+    clsde_status (*eval)(void *self, cl_mem x, const float *t, int continuous, cl_mem score);
+    /* Optional (NULL for networks): the same with x, score and t in double. The ODE sampler
+     * uses it when asked to (clsde_ode_opts.score_f64), for float64 parity tests. */
+    clsde_status (*eval_f64)(void *self, cl_mem x, const double *t, int continuous,
+                             cl_mem score);
+    const char *name;   /* for messages: "network", "analytic score" */
+} clsde_score_fn;
+
+/* Test hooks; all members optional (NULL = normal operation). */
+typedef struct clsde_sampler_hooks {
+    void *user;
+    /* Noise source replacing Philox (rng.cl): fill z [n, D] float for absolute images
+     * first_image .. first_image + n - 1 at (step, stream) (rng_ref.h's key layout). */
+    clsde_status (*noise)(void *user, uint32_t step, uint32_t stream, int64_t first_image,
+                          int32_t n, cl_mem z);
+    /* Called after each PC update has been queued: stage 0 = corrector (inner step j),
+     * 1 = predictor; coef holds (A, B, S) for image b at coef_offset + b*coef_stride (device
+     * buffer; Langevin: per image, computed on the device). x_in is gone (updated in place);
+     * score, z, x (new) and x_mean are the device buffers [B, D]. */
+    clsde_status (*trace)(void *user, int stage, int32_t step, int32_t inner, float t,
+                          cl_mem coef, int32_t coef_offset, int32_t coef_stride, cl_mem score,
+                          cl_mem z, cl_mem x, cl_mem x_mean);
+} clsde_sampler_hooks;
+
+/* Progress: the run's own callback plus where this chunk sits in the run's total. */
+typedef struct clsde_progress {
+    clsde_progress_fn fn;
+    void *user;
+    int32_t base, total; /* steps before this chunk, and the run's total */
+    double t0;           /* clsde_sampler_now() at the start of the run */
+} clsde_progress;
+
+/* Call the callback (if any) with base + step; CLSDE_ERR_CANCELLED when it says stop. */
+clsde_status clsde_progress_report(clsde_context *ctx, const clsde_progress *p, int32_t step);
+double clsde_sampler_now(void); /* monotonic seconds */
+
+/* z [n, D] = N(0, I) noise for absolute images first_image .., keyed (seed, image, step,
+ * stream) by Philox (rng.cl), or from hk->noise when set. */
+clsde_status clsde_sampler_noise(clsde_context *ctx, const clsde_sampler_hooks *hk, uint64_t seed,
+                                 uint32_t step, uint32_t stream, int64_t first_image, int32_t n,
+                                 int32_t per_image, cl_mem z);
+
+/* Fill a device buffer with zero bytes. */
+clsde_status clsde_sampler_zero(clsde_context *ctx, cl_mem buf, size_t bytes);
+
+/* PC sampler settings, resolved (no "from the model" sentinels). */
+typedef struct clsde_pc_opts {
+    clsde_predictor predictor;
+    clsde_corrector corrector;
+    float snr;                  /* r > 0 (corrector) */
+    int32_t n_steps_each;       /* M >= 0; 0 with a corrector means no corrector step */
+    int32_t probability_flow;   /* predictor with lambda = 1/2, no noise */
+    int32_t denoise;            /* return the last predictor's x_mean */
+    int32_t reference_batching; /* Langevin step from batch means of the norms (§3.2) */
+    uint64_t seed;
+} clsde_pc_opts;
+
+/* ODE sampler settings. */
+typedef struct clsde_ode_opts {
+    double rtol, atol;          /* > 0 */
+    int32_t denoise;            /* reverse-diffusion x_mean at eps after the ODE (§5.3) */
+    int32_t reference_batching; /* one ODE for the batch, batch-global error norm (§5.1) */
+    int32_t state_fp32;         /* 1: float state with compensated updates even where the
+                                   device has cl_khr_fp64 (tests of that path) */
+    int32_t score_f64;          /* 1: evaluate fn->eval_f64 on the double state (tests) */
+    int32_t unclipped_probe;    /* 1: scipy 1.10's initial step, whose probe may leave the
+                                   interval (t < 0 for VP, §9.4's numbers); 0: clipped to
+                                   |eps - 1| as scipy >= 1.11 does, so the network is never
+                                   evaluated outside (0, 1] */
+    uint64_t seed;
+} clsde_ode_opts;
+
+/* What one chunk (or a whole run) did; clsde_sample_stats of clsde.h. */
+void clsde_sample_stats_add(clsde_sample_stats *acc, const clsde_sample_stats *chunk);
+
+/* One PC run over n <= fn->batch images (absolute indices first_image ..): prior sample,
+ * N = sde->cfg.n steps of corrector then predictor (§3.3). x_out [n, D] float host, model
+ * space (no inverse scaler). stats: nfe etc. of this chunk. */
+clsde_status clsde_pc_sample(clsde_context *ctx, const clsde_sde *sde, const clsde_score_fn *fn,
+                             const clsde_pc_opts *o, const clsde_sampler_hooks *hk,
+                             const clsde_progress *pr, int64_t first_image, int32_t n,
+                             float *x_out, clsde_sample_stats *stats);
+
+/* One ODE run over n <= fn->batch images: from the prior sample (y0 NULL) or from y0
+ * [n, D] double host (test problems, given latents), integrate the probability-flow ODE
+ * from t = 1 to eps = sde->cfg.eps with RK45 (§5.2), then the optional denoising step.
+ * x_out [n, D] float host (the ODE solution rounded to float, or the denoised x_mean);
+ * y_out [n, D] double host (may be NULL): the solution before denoising, unrounded. */
+clsde_status clsde_ode_sample(clsde_context *ctx, const clsde_sde *sde, const clsde_score_fn *fn,
+                              const clsde_ode_opts *o, const clsde_sampler_hooks *hk,
+                              const clsde_progress *pr, int64_t first_image, int32_t n,
+                              const double *y0, float *x_out, double *y_out,
+                              clsde_sample_stats *stats);
+
+/* ---- the analytic score (tests, benches): cl/analytic_score.cl behind clsde_score_fn ---- */
+
+typedef struct clsde_gmm_score clsde_gmm_score;
+
+/* A score function for mixture g (copied) under sde (not copied: must outlive it), for
+ * batches of `batch` images. Implements eval and, on fp64 devices, eval_f64. */
+clsde_status clsde_gmm_score_create(clsde_context *ctx, const clsde_sde *sde,
+                                    const clsde_gmm *g, int32_t batch, clsde_gmm_score **out);
+void clsde_gmm_score_destroy(clsde_gmm_score *gs);
+const clsde_score_fn *clsde_gmm_score_fn(const clsde_gmm_score *gs);
+/* Evaluations made so far (images x calls are batch * calls). */
+int64_t clsde_gmm_score_calls(const clsde_gmm_score *gs);
+
+#endif /* CLSDE_SAMPLER_H */
