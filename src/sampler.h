@@ -106,6 +106,14 @@ clsde_status clsde_pc_sample(clsde_context *ctx, const clsde_sde *sde, const cls
                              const clsde_progress *pr, int64_t first_image, int32_t n,
                              float *x_out, clsde_sample_stats *stats);
 
+/* n_iter corrector updates (o->corrector, one per iteration) at the fixed time t, from the
+ * state x_io [n, D] float host (in place), through the sampler's own corrector code; the
+ * noise of iteration i is keyed as step i. For stationarity tests (§9.5 item 4). */
+clsde_status clsde_pc_correct(clsde_context *ctx, const clsde_sde *sde, const clsde_score_fn *fn,
+                              const clsde_pc_opts *o, const clsde_sampler_hooks *hk,
+                              int64_t first_image, int32_t n, float t, int32_t n_iter,
+                              float *x_io);
+
 /* One ODE run over n <= fn->batch images: from the prior sample (y0 NULL) or from y0
  * [n, D] double host (test problems, given latents), integrate the probability-flow ODE
  * from t = 1 to eps = sde->cfg.eps with RK45 (§5.2), then the optional denoising step.

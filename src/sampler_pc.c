@@ -200,7 +200,8 @@ fail:
     return st;
 }
 
-static clsde_status corrector_step(pc_run *r, int32_t i, int32_t j, float t)
+/* Corrector update j of step i (noise key) at grid index gi (ALD coefficients). */
+static clsde_status corrector_step(pc_run *r, int32_t i, int32_t gi, int32_t j, float t)
 {
     const clsde_pc_update_params up = {r->n, r->D, 0, 0};
     const int32_t base = SLOTS_PER_CORR * j;
@@ -218,7 +219,7 @@ static clsde_status corrector_step(pc_run *r, int32_t i, int32_t j, float t)
                                               r->slot[base + SLOT_CZ], r->coef_c));
         upl.coef_stride = 3;
     } else {
-        upl.coef_offset = 3 * i;
+        upl.coef_offset = 3 * gi;
     }
     CLSDE_TRY(clsde_pc_update_enqueue(r->ctx, &upl, r->coef_c, r->x, r->s, r->z, r->x, r->xm));
     CLSDE_TRY(norm_into(r, r->x, base + SLOT_CX));
@@ -283,7 +284,7 @@ clsde_status clsde_pc_sample(clsde_context *ctx, const clsde_sde *sde, const cls
 
     for (int32_t i = 0; i < r.N; i++) {
         const float t = grid[i];
-        for (int32_t j = 0; j < r.M; j++) CLSDE_TRY_GOTO(corrector_step(&r, i, j, t));
+        for (int32_t j = 0; j < r.M; j++) CLSDE_TRY_GOTO(corrector_step(&r, i, i, j, t));
         if (pred_on) CLSDE_TRY_GOTO(predictor_step(&r, i, t, SLOTS_PER_CORR * r.M));
         CLSDE_TRY_GOTO(check_step(&r, i, t, pred_on));
         CLSDE_TRY_GOTO(clsde_progress_report(ctx, pr, i + 1));
@@ -309,5 +310,32 @@ clsde_status clsde_pc_sample(clsde_context *ctx, const clsde_sde *sde, const cls
 fail:
     release(&r);
     free(grid);
+    return st;
+}
+
+clsde_status clsde_pc_correct(clsde_context *ctx, const clsde_sde *sde, const clsde_score_fn *fn,
+                              const clsde_pc_opts *o, const clsde_sampler_hooks *hk,
+                              int64_t first_image, int32_t n, float t, int32_t n_iter,
+                              float *x_io)
+{
+    clsde_status st = CLSDE_OK;
+    pc_run r;
+    memset(&r, 0, sizeof r);
+    r.ctx = ctx, r.sde = sde, r.fn = fn, r.o = o, r.hk = hk;
+    r.B = fn->batch, r.D = fn->per_image, r.N = 1, r.M = 1;
+    r.n = n, r.first = first_image;
+    CLSDE_FAIL_IF(n < 1 || n > fn->batch || o->corrector == CLSDE_CORRECTOR_NONE, ctx,
+                  CLSDE_ERR_ARG, "clsde_pc_correct: %d images (batch %d), corrector %d", (int)n,
+                  (int)fn->batch, (int)o->corrector);
+    CLSDE_TRY_GOTO(alloc(&r));
+    CLSDE_TRY_GOTO(coefficients(&r, &t));
+    CLSDE_TRY_GOTO(clsde_buffer_write(ctx, r.x, 0, (size_t)n * r.D * sizeof(float), x_io));
+    for (int32_t i = 0; i < n_iter; i++) {
+        CLSDE_TRY_GOTO(corrector_step(&r, i, 0, 0, t));
+        CLSDE_TRY_GOTO(check_step(&r, i, t, 0));
+    }
+    CLSDE_TRY_GOTO(clsde_buffer_read(ctx, r.x, 0, (size_t)n * r.D * sizeof(float), x_io));
+fail:
+    release(&r);
     return st;
 }

@@ -1,6 +1,7 @@
 /*
  * analytic_score.c — host wrapper for cl/analytic_score.cl: one work-group per image, the
- * kernel's default WG (64) or the largest power of two the device allows.
+ * kernel's default WG (64), fewer lanes for images of fewer than 64 values, and never more
+ * than the device allows.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -26,7 +27,8 @@ clsde_status clsde_gmm_score_enqueue(clsde_context *ctx, int32_t k, int32_t d, i
     CLSDE_FAIL_IF(f64 && !ctx->info.fp64, ctx, CLSDE_ERR_UNSUPPORTED,
                   "gmm_score: the float64 variant needs cl_khr_fp64, which %s lacks",
                   ctx->info.name);
-    while (wg > 1 && wg > (size_t)ctx->info.max_work_group_size) wg /= 2;
+    /* small images: no more lanes than elements (a work-group per image is the cost) */
+    while (wg > 1 && (wg > (size_t)ctx->info.max_work_group_size || wg / 2 >= (size_t)d)) wg /= 2;
     if (wg != WG_DEFAULT) len += (size_t)snprintf(opts, sizeof opts, "-DWG=%zu", wg);
     if (f64) snprintf(opts + len, sizeof opts - len, "%s-DGMM_F64=1", len ? " " : "");
     CLSDE_TRY(clsde_kernel_get(ctx, FILE_, opts, "gmm_score", &kern));
