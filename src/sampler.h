@@ -125,6 +125,17 @@ clsde_status clsde_ode_sample(clsde_context *ctx, const clsde_sde *sde, const cl
                               const double *y0, float *x_out, double *y_out,
                               clsde_sample_stats *stats);
 
+/* ---- a network as the score function (sample.c) ---- */
+
+typedef struct clsde_net_score clsde_net_score;
+
+/* The score function of `net` (not owned; must outlive it): PC evaluations use the model's
+ * own wrapper, ODE ones the continuous wrapper (algorithms.md §2); labels are formed on the
+ * host, the sampler's buffers are bound into the graph. */
+clsde_status clsde_net_score_create(clsde_context *ctx, clsde_net *net, clsde_net_score **out);
+void clsde_net_score_destroy(clsde_net_score *ns);
+const clsde_score_fn *clsde_net_score_fn(const clsde_net_score *ns);
+
 /* ---- the analytic score (tests, benches): cl/analytic_score.cl behind clsde_score_fn ---- */
 
 typedef struct clsde_gmm_score clsde_gmm_score;

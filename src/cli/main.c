@@ -22,6 +22,8 @@ static void usage(FILE *f)
             "  forward --model M --input IN --output OUT [--score] [--batch B]\n"
             "          [--continuous | --label]                the network on IN's x [N,C,H,W]\n"
             "                                                  and t [N]; writes out (and score)\n"
+            "  sample [--model M] [-n N] [--sampler pc|ode] [-o GRID.png] ...\n"
+            "                                                  draw images (clsde sample --help)\n"
             "  version                                         print the version\n"
             "\n"
             "Device selection: --device N (index), --device NAME (substring), or the\n"
@@ -62,6 +64,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "bench")) return clsde_cmd_bench(argc - 1, argv + 1);
     if (!strcmp(argv[1], "info")) return clsde_cmd_info(argc - 1, argv + 1);
     if (!strcmp(argv[1], "forward")) return clsde_cmd_forward(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "sample")) return clsde_cmd_sample(argc - 1, argv + 1);
     fprintf(stderr, "clsde: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
