@@ -4,8 +4,8 @@
  * float samples (--raw, safetensors tensor `x` [N, C, H, W] in data space). Settings default
  * to the model's config (sampling.*, model.num_scales). Without --model the bundled model is
  * used: the one score model (*.safetensors not named classifier_*) in the first models/
- * directory found ($CLSDE_MODELS_DIR, next to the executable's install prefix, the build or
- * source tree). PNGs carry tEXt chunks with the model, the settings, the seed, the version
+ * directory that has one ($CLSDE_MODELS_DIR alone when set; else next to the executable's
+ * install prefix, the build or the source tree). PNGs carry tEXt chunks with the model, the settings, the seed, the version
  * and the exact command line. Exit codes: 0 done, 1 failure (model, device, NaN/Inf), 2 bad
  * command line or settings, 130 interrupted (Ctrl-C cancels at the next step).
  * The safetensors writer is the internal one (src/safetensors.h), as for `forward`.
@@ -241,8 +241,9 @@ static int bundled_model(char *path, size_t n)
     const char *env = getenv("CLSDE_MODELS_DIR");
     int nd = 0;
     ssize_t len;
-    if (env && *env) snprintf(dirs[nd++], sizeof dirs[0], "%s", env);
-    len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (env && *env) /* an explicit directory is the only place looked at */
+        snprintf(dirs[nd++], sizeof dirs[0], "%s", env);
+    len = env && *env ? -1 : readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (len > 0) {
         exe[len] = 0;
         slash = strrchr(exe, '/');
@@ -251,8 +252,10 @@ static int bundled_model(char *path, size_t n)
         snprintf(dirs[nd++], sizeof dirs[0], "%s/../models", exe);
         snprintf(dirs[nd++], sizeof dirs[0], "%s/../../models", exe); /* build/src/clsde */
     }
-    if (*CLSDE_INSTALL_MODELS_DIR) snprintf(dirs[nd++], sizeof dirs[0], "%s", CLSDE_INSTALL_MODELS_DIR);
-    if (*CLSDE_SOURCE_MODELS_DIR) snprintf(dirs[nd++], sizeof dirs[0], "%s", CLSDE_SOURCE_MODELS_DIR);
+    if (!(env && *env) && *CLSDE_INSTALL_MODELS_DIR)
+        snprintf(dirs[nd++], sizeof dirs[0], "%s", CLSDE_INSTALL_MODELS_DIR);
+    if (!(env && *env) && *CLSDE_SOURCE_MODELS_DIR)
+        snprintf(dirs[nd++], sizeof dirs[0], "%s", CLSDE_SOURCE_MODELS_DIR);
     for (int i = 0; i < nd; i++) {
         int r;
         if (!is_dir(dirs[i])) continue;

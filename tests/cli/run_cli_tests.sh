@@ -50,5 +50,21 @@ expect 2 "--score needs times t, not --label" -- forward --model m --input i --o
 expect 2 "clsde forward: --batch needs a value" -- forward --batch
 expect 1 "no-such-input.safetensors" -- forward --model m --input "$tmp/no-such-input.safetensors" --output "$tmp/o.safetensors"
 
+# clsde sample: argument errors (no model needed; end to end in sample_cli.sh)
+mkdir -p "$tmp/empty-models"
+expect 0 "usage: clsde sample" -- sample --help
+expect 2 "clsde sample: unknown option '--bogus'" -- sample --bogus
+expect 2 "clsde sample: -n needs a value" -- sample -n
+expect 2 "-n '0' must be an integer in 1..2147483647" -- sample -n 0
+expect 2 "--steps '0' must be an integer in 2..16777216" -- sample --steps 0
+expect 2 "--snr '-0.1' must be a number > 0" -- sample --snr -0.1
+expect 2 "--rtol 'abc' must be a number > 0" -- sample --rtol abc
+expect 2 "--batch '0' must be an integer in 1..65536" -- sample --batch 0
+expect 2 "--seed '-3' must be an integer in 0..2^64-1" -- sample --seed -3
+expect 2 "-o and --out-dir exclude each other" -- sample -o a.png --out-dir d
+expect 2 "the image index must stay below 2^32" -- sample --first 4294967295 -n 2
+expect 1 "no-such-model.safetensors" -- sample --model "$tmp/no-such-model.safetensors" -o "$tmp/s.png"
+CLSDE_MODELS_DIR="$tmp/empty-models" expect 1 "no --model given and no bundled model found" -- sample -o "$tmp/s.png"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
