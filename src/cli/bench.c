@@ -23,9 +23,12 @@ int clsde_cmd_bench(int argc, char **argv)
     clsde_context_params_default(&params);
     params.log = cli_logger;
     params.log_level = CLSDE_LOG_WARNING;
+    if (argc >= 2 && !strcmp(argv[1], "sample")) return clsde_cmd_bench_sample(argc, argv);
     if (argc < 2 || strcmp(argv[1], "kernels") != 0) {
         fprintf(stderr, "usage: clsde bench kernels [--json] [--kernel NAME] [--batch 1,8] "
-                        "[--device SEL] [--min-time SECONDS]\n");
+                        "[--device SEL] [--min-time SECONDS]\n"
+                        "       clsde bench sample --model M [--batch 1,16] [--steps 1000] "
+                        "[--json] [--device SEL]\n");
         return 2;
     }
     for (int i = 2; i < argc; i++) {

@@ -17,6 +17,8 @@ static void usage(FILE *f)
             "                                                  compiles every kernel\n"
             "  bench kernels [--json] [--kernel NAME] [--batch 1,8]\n"
             "                                                  time kernels against measured roofs\n"
+            "  bench sample --model M [--batch 1,16] [--steps 1000] [--json]\n"
+            "                                                  seconds per image of PC and ODE runs\n"
             "  info MODEL [--graph] [--batch B]                architecture, config, SDE, FLOPs,\n"
             "                                                  planned memory; --graph: the graph\n"
             "  forward --model M --input IN --output OUT [--score] [--batch B]\n"
