@@ -1,7 +1,7 @@
 /*
  * sampler.c — what both samplers share: the noise source (Philox, or a test hook), progress
  * reporting and cancellation, zeroed buffers, and adding up the statistics of batches.
- * The public entry point clsde_sample_run lives in sample.c next to the network adapter.
+ * The public entry point clsde_sample_run lives in sampler_api.c next to the network adapter.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <string.h>

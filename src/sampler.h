@@ -2,7 +2,8 @@
  * sampler.h — the samplers' internal interface: the score function they call (a network,
  * or the analytic Gaussian-mixture score of the tests), the resolved settings, test hooks
  * (noise source, per-update trace), and the entry points of sampler_pc.c (algorithms.md §3,
- * §4), sampler_ode.c (§5) and sampler.c (chunking, progress, the public clsde_sample_run).
+ * §4), sampler_ode.c (§5), sampler.c (noise, progress) and sampler_api.c (the public
+ * clsde_sample_run, the network as a score function).
  * The samplers never see the network: anything with an `eval` can be sampled.
  */
 #ifndef CLSDE_SAMPLER_H
@@ -125,7 +126,7 @@ clsde_status clsde_ode_sample(clsde_context *ctx, const clsde_sde *sde, const cl
                               const double *y0, float *x_out, double *y_out,
                               clsde_sample_stats *stats);
 
-/* ---- a network as the score function (sample.c) ---- */
+/* ---- a network as the score function (sampler_api.c) ---- */
 
 typedef struct clsde_net_score clsde_net_score;
 

@@ -71,6 +71,7 @@ typedef struct ode_run {
     double *t_img, *h_img;        /* [B] per-image stage time / [n] step */
     float *t_f;                   /* [B] */
     double *sums_h;               /* [n] */
+    double *ab_h;                 /* [n, 2] drift coefficients (A, B) of one evaluation */
     void *stage_h;                /* [2n] ab staging / [n] h staging, state type */
     int32_t *mask_h;              /* [n] */
     int64_t forward_calls;
@@ -92,7 +93,8 @@ static clsde_status write_real(ode_run *r, cl_mem buf, const double *v, int32_t 
 /* Per-image sums of the last reduction into sums_h. */
 static clsde_status read_sums(ode_run *r)
 {
-    if (r->fp64) return clsde_buffer_read(r->ctx, r->sums, 0, (size_t)r->n * sizeof(double), r->sums_h);
+    if (r->fp64)
+        return clsde_buffer_read(r->ctx, r->sums, 0, (size_t)r->n * sizeof(double), r->sums_h);
     {
         float *f = r->stage_h;
         CLSDE_TRY(clsde_buffer_read(r->ctx, r->sums, 0, (size_t)r->n * sizeof(float), f));
@@ -124,9 +126,8 @@ static double sys_rms(const ode_run *r, const ode_sys *s)
  * as float to xs; on the float64 path fn->eval_f64 reads the double stage state ys. */
 static clsde_status eval_drift(ode_run *r, cl_mem stage_state, int32_t stage, int32_t attempt)
 {
-    double *ab = malloc(2 * (size_t)r->n * sizeof *ab);
+    double *ab = r->ab_h;
     clsde_status st;
-    CLSDE_FAIL_IF(!ab, r->ctx, CLSDE_ERR_NOMEM, "ODE sampler: out of memory");
     for (int32_t b = 0; b < r->B; b++) {
         const double t = b < r->n ? r->t_img[b] : r->t_img[0];
         r->t_f[b] = (float)t;
@@ -137,9 +138,7 @@ static clsde_status eval_drift(ode_run *r, cl_mem stage_state, int32_t stage, in
         ab[2 * b] = clsde_sde_drift_coeff(r->sde, t);
         ab[2 * b + 1] = -0.5 * clsde_sde_g2(r->sde, t);
     }
-    st = write_real(r, r->ab, ab, 2 * r->n);
-    free(ab);
-    CLSDE_TRY(st);
+    CLSDE_TRY(write_real(r, r->ab, ab, 2 * r->n));
     if (r->o->score_f64) {
         double *t = r->t_img;
         for (int32_t b = r->n; b < r->B; b++) t[b] = t[0];
@@ -219,10 +218,11 @@ static clsde_status alloc(ode_run *r)
     r->h_img = calloc((size_t)r->n, sizeof *r->h_img);
     r->t_f = calloc((size_t)r->B, sizeof *r->t_f);
     r->sums_h = calloc((size_t)r->n, sizeof *r->sums_h);
+    r->ab_h = calloc(2 * (size_t)r->n, sizeof *r->ab_h);
     r->stage_h = calloc(2 * (size_t)r->n, sizeof(double));
     r->mask_h = calloc((size_t)r->n, sizeof *r->mask_h);
-    CLSDE_FAIL_IF(!r->sys || !r->t_img || !r->h_img || !r->t_f || !r->sums_h || !r->stage_h ||
-                      !r->mask_h,
+    CLSDE_FAIL_IF(!r->sys || !r->t_img || !r->h_img || !r->t_f || !r->sums_h || !r->ab_h ||
+                      !r->stage_h || !r->mask_h,
                   r->ctx, CLSDE_ERR_NOMEM, "ODE sampler: out of memory");
     for (int i = 0; i < 4; i++) {
         CLSDE_TRY(clsde_buffer_create(r->ctx, nd * r->rs, state[i]));
@@ -256,7 +256,7 @@ static void release(ode_run *r)
     cl_mem all[] = {r->y, r->ynew, r->ys, r->err, r->K, r->ylo, r->ynew_lo, r->xs, r->s,
                     r->sd, r->hb, r->ab, r->mask, r->sums};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) clsde_buffer_release(all[i]);
-    free(r->sys), free(r->t_img), free(r->h_img), free(r->t_f), free(r->sums_h);
+    free(r->sys), free(r->t_img), free(r->h_img), free(r->t_f), free(r->sums_h), free(r->ab_h);
     free(r->stage_h), free(r->mask_h);
 }
 

@@ -148,7 +148,8 @@ static clsde_status alloc(pc_run *r)
         CLSDE_TRY(clsde_buffer_sub(r->ctx, r->norms, (size_t)i * r->slot_stride * sizeof(float),
                                    (size_t)r->B * sizeof(float), &r->slot[i]));
     /* slots a step does not fill (e.g. a corrector of "none") must read as finite */
-    return clsde_sampler_zero(r->ctx, r->norms, (size_t)r->n_slots * r->slot_stride * sizeof(float));
+    return clsde_sampler_zero(r->ctx, r->norms,
+                              (size_t)r->n_slots * r->slot_stride * sizeof(float));
 }
 
 static void release(pc_run *r)

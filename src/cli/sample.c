@@ -5,9 +5,10 @@
  * to the model's config (sampling.*, model.num_scales). Without --model the bundled model is
  * used: the one score model (*.safetensors not named classifier_*) in the first models/
  * directory that has one ($CLSDE_MODELS_DIR alone when set; else next to the executable's
- * install prefix, the build or the source tree). PNGs carry tEXt chunks with the model, the settings, the seed, the version
- * and the exact command line. Exit codes: 0 done, 1 failure (model, device, NaN/Inf), 2 bad
- * command line or settings, 130 interrupted (Ctrl-C cancels at the next step).
+ * install prefix, the build or the source tree). PNGs carry tEXt chunks with the model, the
+ * settings, the seed, the version and the exact command line. Exit codes: 0 done, 1 failure
+ * (model, device, NaN/Inf), 2 bad command line or settings, 130 interrupted (Ctrl-C cancels
+ * at the next step).
  * The safetensors writer is the internal one (src/safetensors.h), as for `forward`.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -102,7 +103,8 @@ static int parse_pos(const char *opt, const char *v, double *out)
     double x;
     errno = 0;
     x = strtod(v, &end);
-    if (!*v || *end || errno || !isfinite(x) || !(x > 0)) return bad(opt, v, "must be a number > 0");
+    if (!*v || *end || errno || !isfinite(x) || !(x > 0))
+        return bad(opt, v, "must be a number > 0");
     *out = x;
     return 0;
 }

@@ -41,7 +41,8 @@ void clsde_rk_combine_ref(const clsde_rk_params *p, int row, int flags, const do
         for (int32_t i = 0; i < p->per_image; i++) {
             const int64_t o = (int64_t)b * p->per_image + i;
             double acc = 0, v;
-            for (int j = 0; j < clsde_rk_terms[row]; j++) acc += K[j * stride + o] * clsde_rk_tab[row][j];
+            for (int j = 0; j < clsde_rk_terms[row]; j++)
+                acc += K[j * stride + o] * clsde_rk_tab[row][j];
             v = (flags & CLSDE_RK_NO_H) ? acc : acc * h[b];
             if (flags & CLSDE_RK_ADD_Y) v = y[o] + v;
             out[o] = v;

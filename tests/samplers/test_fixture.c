@@ -197,8 +197,8 @@ static void test_sampler_ve_small(void **state)
     o.reference_batching = 1;
     SC_OK(clsde_pc_sample(sc_ctx, &sde, &r.fn, &o, &hk, NULL, 0, B, x, &st));
     err_sample = rel_err(x, tensor(&r, "sample", B * D));
-    printf("# discrete sigmas max relative diff %.2g (sde.c exp in double, torch in float32); per-sample relative errors over %d corrector and %d "
-           "predictor updates:\n"
+    printf("# discrete sigmas max relative diff %.2g (sde.c exp in double, torch in float32); "
+           "per-sample relative errors over %d corrector and %d predictor updates:\n"
            "#   step_size %.2e  increment %.2e  G %.2e  rev_f %.2e\n"
            "#   input x %.2e  x_mean %.2e  x %.2e  sample %.2e   (bar %.0e)\n"
            "#   NFE %d, reference reports %d\n",

@@ -1,5 +1,5 @@
 /*
- * sample.c — the public sampling entry points (clsde_sample_params_default/_resolve,
+ * sampler_api.c — the public sampling entry points (clsde_sample_params_default/_resolve,
  * clsde_sample_run): settings from the model's config, the memory plan for a batch, the
  * network behind the samplers' clsde_score_fn (labels on the host, the state bound into the
  * graph without copies), batching over the requested images, progress, the inverse scaler.
@@ -89,10 +89,11 @@ clsde_status clsde_sample_params_resolve(const clsde_model *model, const clsde_s
     if (method == CLSDE_METHOD_PC) {
         /* the discrete VP schedule beta_k = linspace(beta_min/N, beta_max/N) needs
          * beta_max/N < 1 (alpha_k > 0) wherever it is used (§1.2, §3) */
-        const int discrete = (c->sde == CLSDE_SDE_VP && (pred == CLSDE_PREDICTOR_REVERSE_DIFFUSION ||
-                                                        pred == CLSDE_PREDICTOR_ANCESTRAL_SAMPLING)) ||
-                             (c->sde != CLSDE_SDE_VE && r->n_steps_each > 0 &&
-                              corr != CLSDE_CORRECTOR_NONE);
+        const int vp_pred = c->sde == CLSDE_SDE_VP && (pred == CLSDE_PREDICTOR_REVERSE_DIFFUSION ||
+                                                      pred == CLSDE_PREDICTOR_ANCESTRAL_SAMPLING);
+        const int vp_corr = c->sde != CLSDE_SDE_VE && r->n_steps_each > 0 &&
+                            corr != CLSDE_CORRECTOR_NONE;
+        const int discrete = vp_pred || vp_corr;
         CLSDE_FAIL_IF(discrete && !(c->beta_max / r->steps < 1), ctx, CLSDE_ERR_ARG,
                       "steps %d is too few for the discrete %s schedule: beta_max/N = %g must be "
                       "< 1 (use more than %g steps)",
@@ -217,7 +218,8 @@ static clsde_status check_memory(clsde_context *ctx, clsde_model *model, int ode
 {
     clsde_net *probe = NULL;
     clsde_net_info ni;
-    const int64_t D = (int64_t)model->cfg.num_channels * model->cfg.image_size * model->cfg.image_size;
+    const int64_t D =
+        (int64_t)model->cfg.num_channels * model->cfg.image_size * model->cfg.image_size;
     int64_t st, largest, acts, total;
     CLSDE_TRY(clsde_net_create(ctx, model, 1, &probe));
     clsde_net_get_info(probe, &ni);
@@ -324,7 +326,8 @@ clsde_status clsde_sample_run(clsde_context *ctx, clsde_model *model,
             o.reference_batching = r.reference_batching;
             o.seed = r.seed;
             CLSDE_TRY_GOTO(clsde_ode_sample(ctx, &sde, &ns->fn, &o, NULL, &pr,
-                                            first_image + (int64_t)c * B, n, NULL, dst, NULL, &one));
+                                            first_image + (int64_t)c * B, n, NULL, dst, NULL,
+                                            &one));
         } else {
             clsde_pc_opts o;
             memset(&o, 0, sizeof o);
