@@ -351,7 +351,7 @@ int clsde_cmd_sample(int argc, char **argv)
     clsde_sample_stats stats;
     clsde_status st;
     progress pg;
-    char model_path[PATH_MAX + 64], settings[512], cmdline[4096], steps_s[32], seed_s[32];
+    char model_path[PATH_MAX + 64], settings[512], cmdline[4096], steps_s[48], seed_s[32];
     char version[64], err[512];
     float *x = NULL;
     int rc;
@@ -423,7 +423,11 @@ int clsde_cmd_sample(int argc, char **argv)
         goto fail;
     }
 
-    snprintf(steps_s, sizeof steps_s, "%d", (int)(!strcmp(r.method, "pc") ? r.steps : stats.nfe));
+    if (!strcmp(r.method, "pc"))
+        snprintf(steps_s, sizeof steps_s, "%d", (int)r.steps);
+    else /* adaptive: the NFE range over the images */
+        snprintf(steps_s, sizeof steps_s, "adaptive, NFE %d..%d", (int)stats.nfe_min,
+                 (int)stats.nfe);
     snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)r.seed);
     snprintf(version, sizeof version, "clsde %s", clsde_version());
     {
