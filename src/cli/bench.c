@@ -24,11 +24,14 @@ int clsde_cmd_bench(int argc, char **argv)
     params.log = cli_logger;
     params.log_level = CLSDE_LOG_WARNING;
     if (argc >= 2 && !strcmp(argv[1], "sample")) return clsde_cmd_bench_sample(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "forward")) return clsde_cmd_bench_forward(argc, argv);
     if (argc < 2 || strcmp(argv[1], "kernels") != 0) {
         fprintf(stderr, "usage: clsde bench kernels [--json] [--kernel NAME] [--batch 1,8] "
                         "[--device SEL] [--min-time SECONDS]\n"
                         "       clsde bench sample --model M [--batch 1,16] [--steps 1000] "
-                        "[--json] [--device SEL]\n");
+                        "[--json] [--device SEL]\n"
+                        "       clsde bench forward --model M [--batch 1,8] [--json] [--torch] "
+                        "[--threads N] [--min-time S] [--device SEL]\n");
         return 2;
     }
     for (int i = 2; i < argc; i++) {

@@ -66,5 +66,21 @@ expect 2 "the image index must stay below 2^32" -- sample --first 4294967295 -n 
 expect 1 "no-such-model.safetensors" -- sample --model "$tmp/no-such-model.safetensors" -o "$tmp/s.png"
 CLSDE_MODELS_DIR="$tmp/empty-models" expect 1 "no --model given and no bundled model found" -- sample -o "$tmp/s.png"
 
+# clsde bench forward: argument errors; end to end on the bundled model when it is there
+expect 2 "clsde bench forward: which model? (--model M)" -- bench forward --batch 1
+expect 2 "--batch '0,2': want a list like 1,8" -- bench forward --model m --batch 0,2
+expect 2 "--batch '1,x': want a list like 1,8" -- bench forward --model m --batch 1,x
+expect 2 "--batch '1,': want a list like 1,8" -- bench forward --model m --batch 1,
+expect 2 "clsde bench forward: --batch needs a value" -- bench forward --model m --batch
+expect 2 "--threads '0' must be in 1..1024" -- bench forward --model m --threads 0
+expect 2 "usage: clsde bench forward" -- bench forward --model m --bogus
+expect 1 "no-such-model.safetensors" -- bench forward --model "$tmp/no-such-model.safetensors"
+CLSDE_PYTHON="$tmp/no-python" expect 1 "--torch needs Python with torch and numpy" -- bench forward --model m --torch
+bundled="$(dirname "$clsde")/../../models/ddpmpp_s_mnist.safetensors"
+if [ -f "$bundled" ]; then
+    expect 0 '"batch": 3, "threads": 1, ' -- bench forward --model "$bundled" --batch 1,3 --threads 1 --min-time 0 --json
+    expect 0 "images/s" -- bench forward --model "$bundled" --batch 2 --min-time 0
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
