@@ -18,16 +18,16 @@
  * work-item reads its elements before writing them).
  *
  * Tuning parameters (-D):
- *   VW  vector width of pc_update and inpaint_mix, 1, 2, 4, 8 or 16 (default 4); work-item
- *       g handles elements [g*VW, g*VW + VW) of one image, the partial last vector is done
- *       element by element.
+ *   VW  vector width of pc_update and inpaint_mix, 1, 2, 4, 8 or 16 (default 16, for CPUs;
+ *       src/kernels/sde_step.c passes 4 to other devices); work-item g handles elements
+ *       [g*VW, g*VW + VW) of one image, the partial last vector is done element by element.
  * Global ids: pc_update, inpaint_mix: id 0 = element vector within an image, id 1 = image;
  * colorize_mix, color_transform: id 0 = pixel, id 1 = image; langevin_coef: id 0 = image.
  */
 #pragma OPENCL FP_CONTRACT OFF
 
 #ifndef VW
-#define VW 4
+#define VW 16
 #endif
 
 #if defined(cl_khr_fp64)
@@ -62,14 +62,15 @@ __kernel void pc_update(const int per_image, const int flags, const int coef_off
     const size_t o = (size_t)b * per_image + base;
     if (base + VW <= per_image) {
         const floatV xm = A * LOADV(x, o) + B * LOADV(s, o);
+        const floatV xn = (flags & PC_NOISE) ? xm + S * LOADV(z, o) : xm;
         if (flags & PC_MEAN) STOREV(xm, x_mean, o);
-        if (flags & PC_NOISE) STOREV(xm + S * LOADV(z, o), x_new, o);
-        else STOREV(xm, x_new, o);
+        STOREV(xn, x_new, o);
     } else {
         for (size_t i = o; i < (size_t)b * per_image + per_image; i++) {
             const float xm = A * x[i] + B * s[i];
+            const float xn = (flags & PC_NOISE) ? xm + S * z[i] : xm;
             if (flags & PC_MEAN) x_mean[i] = xm;
-            x_new[i] = (flags & PC_NOISE) ? xm + S * z[i] : xm;
+            x_new[i] = xn;
         }
     }
 }
@@ -121,15 +122,24 @@ __kernel void inpaint_mix(const int per_image, const int mask_stride, const floa
     const int g = get_global_id(0), b = get_global_id(1);
     const int base = g * VW;
     if (base >= per_image) return;
-    const size_t o = (size_t)b * per_image;
-    __global const float *mk = mask + (size_t)b * mask_stride;
-    for (int i = base; i < min(base + VW, per_image); i++) {
-        const float mv = mk[i], keep = 1.0f - mv;
-        const float md_mean = m * y[o + i];
-        const float md = (flags & PC_NOISE) ? md_mean + z[o + i] * sigma : md_mean;
-        const float xn = x[o + i] * keep + md * mv;
-        x[o + i] = xn;
-        if (flags & PC_MEAN) x_mean[o + i] = xn * keep + md_mean * mv;
+    const size_t o = (size_t)b * per_image + base;
+    __global const float *mk = mask + (size_t)b * mask_stride + base;
+    if (base + VW <= per_image) {
+        const floatV mv = LOADV(mk, 0), keep = 1.0f - mv;
+        const floatV md_mean = m * LOADV(y, o);
+        const floatV md = (flags & PC_NOISE) ? md_mean + LOADV(z, o) * sigma : md_mean;
+        const floatV xn = LOADV(x, o) * keep + md * mv;
+        STOREV(xn, x, o);
+        if (flags & PC_MEAN) STOREV(xn * keep + md_mean * mv, x_mean, o);
+    } else {
+        for (int i = 0; i < per_image - base; i++) {
+            const float mv = mk[i], keep = 1.0f - mv;
+            const float md_mean = m * y[o + i];
+            const float md = (flags & PC_NOISE) ? md_mean + z[o + i] * sigma : md_mean;
+            const float xn = x[o + i] * keep + md * mv;
+            x[o + i] = xn;
+            if (flags & PC_MEAN) x_mean[o + i] = xn * keep + md_mean * mv;
+        }
     }
 }
 

@@ -72,6 +72,41 @@ static clsde_status run_copy(clsde_context *ctx, void *p)
     return CLSDE_OK;
 }
 
+/* The launch probe: `reps` launches of an empty one-item kernel, then the caller's finish. */
+typedef struct empty_arg {
+    cl_kernel k;
+    int reps;
+} empty_arg;
+
+static clsde_status run_empty(clsde_context *ctx, void *p)
+{
+    const empty_arg *e = p;
+    const size_t one = 1;
+    for (int i = 0; i < e->reps; i++) CLSDE_TRY(clsde_enqueue(ctx, e->k, "empty", 1, &one, &one));
+    return CLSDE_OK;
+}
+
+/* Fixed cost of a kernel launch: alone (enqueue + finish, as every row below is timed)
+ * and per kernel in a stream of 64 (as a network's forward pass enqueues them). */
+static clsde_status measure_launch(clsde_bench *b)
+{
+    empty_arg e = {NULL, 1};
+    cl_mem m = NULL;
+    double ms = 0;
+    clsde_status st;
+    CLSDE_TRY_GOTO(clsde_buffer_create(b->ctx, sizeof(float), &m));
+    CLSDE_TRY_GOTO(clsde_kernel_get(b->ctx, "bench.cl", "", "empty", &e.k));
+    CLSDE_CL_GOTO(b->ctx, clSetKernelArg(e.k, 0, sizeof m, &m), "clSetKernelArg");
+    CLSDE_TRY_GOTO(clsde_bench_time(b, run_empty, &e, &ms));
+    b->launch_us = 1e3 * ms;
+    e.reps = 64;
+    CLSDE_TRY_GOTO(clsde_bench_time(b, run_empty, &e, &ms));
+    b->launch_stream_us = 1e3 * ms / e.reps;
+fail:
+    clsde_buffer_release(m);
+    return st;
+}
+
 clsde_status clsde_bench_init(clsde_bench *b)
 {
     /* 64 MiB: well beyond the caches, like the activations of a batch-8 network */
@@ -90,8 +125,14 @@ clsde_status clsde_bench_init(clsde_bench *b)
     clsde_buffer_release(c.b);
     CLSDE_TRY(st);
     b->copy_gbs = 2.0 * (double)c.bytes / (ms * 1e-3) / 1e9;
+    CLSDE_TRY(measure_launch(b));
     b->rows = 0;
-    if (b->json) fputs("[", b->out);
+    if (b->json) {
+        fputs("[", b->out);
+        clsde_bench_row(b, "empty", "1", 1e-3 * b->launch_us, 0, "launch", 0);
+        clsde_bench_row(b, "empty", "1 in a stream of 64", 1e-3 * b->launch_stream_us, 0,
+                        "launch", 0);
+    }
     return CLSDE_OK;
 }
 

@@ -20,12 +20,15 @@ typedef struct clsde_bench {
     int n_batches;
     double min_seconds;    /* time each case for at least this long */
     double copy_gbs;       /* measured device copy bandwidth, GB/s (read + write bytes) */
+    double launch_us;      /* an empty kernel, enqueue + finish (as each row is timed), us */
+    double launch_stream_us; /* the same kernel per launch in a stream of 64, us */
     int rows;
 } clsde_bench;
 
 typedef clsde_status (*clsde_bench_fn)(clsde_context *ctx, void *arg);
 
-/* Measure the roofs (copy bandwidth now; sgemm per shape on demand). */
+/* Measure the roofs (copy bandwidth now; sgemm per shape on demand) and the launch
+ * overhead (launch_us, launch_stream_us). */
 clsde_status clsde_bench_init(clsde_bench *b);
 /* Run fn (which enqueues work) repeatedly; *ms = mean wall time per call after a warm-up. */
 clsde_status clsde_bench_time(clsde_bench *b, clsde_bench_fn fn, void *arg, double *ms);

@@ -75,7 +75,12 @@ int clsde_cmd_bench(int argc, char **argv)
         printf("device: %s / %s (driver %s)\n", d.platform, d.name, d.driver_version);
     }
     st = clsde_bench_init(&b);
-    if (st == CLSDE_OK && !b.json) printf("copy bandwidth (roof for memory-bound kernels): %.2f GB/s\n", b.copy_gbs);
+    if (st == CLSDE_OK && !b.json) {
+        printf("copy bandwidth (roof for memory-bound kernels): %.2f GB/s\n", b.copy_gbs);
+        printf("launch overhead (empty kernel): %.1f us alone (enqueue + finish, as timed "
+               "below), %.1f us each in a stream of 64\n",
+               b.launch_us, b.launch_stream_us);
+    }
     if (st == CLSDE_OK) st = clsde_bench_kernels(&b);
     if (st != CLSDE_OK) {
         const int rc = cli_fail(ctx, st);

@@ -1,6 +1,7 @@
 /*
  * reduce.c — host wrappers for cl/reduce.cl: one work-group per image. The work-group
- * size is the kernel's default 256, or the largest power of two the device allows.
+ * shape comes from the options or the device class until tune.c exists: the .cl defaults
+ * (WG 1, VW 16) on CPUs, WG 256 (or the device's largest power of two) / VW 1 elsewhere.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -9,23 +10,31 @@
 #include "reduce.h"
 
 #define FILE_ "reduce.cl"
-#define WG_DEFAULT 256
+/* The defaults of reduce.cl (built without options). */
+#define WG_DEFAULT 1
+#define VW_DEFAULT 16
 
-static size_t wg_size(const clsde_context *ctx)
+/* Work-group size and vector width: the caller's, else by device class (reduce.cl's
+ * header: one 16-wide work-item per image on CPUs, 256 scalar work-items elsewhere). */
+static clsde_status get_kernel(clsde_context *ctx, const clsde_reduce_opts *o,
+                               const char *name, size_t *wg_out, cl_kernel *k)
 {
-    size_t wg = WG_DEFAULT;
-    while (wg > 1 && wg > (size_t)ctx->info.max_work_group_size) wg /= 2;
-    return wg;
-}
-
-static clsde_status get_kernel(clsde_context *ctx, int fp32, const char *name, size_t *wg,
-                               cl_kernel *k)
-{
+    const int cpu = ctx->info.type == CLSDE_DEVICE_CPU;
+    int32_t wg = o && o->wg ? o->wg : cpu ? WG_DEFAULT : 256;
+    const int32_t vw = o && o->vw ? o->vw : cpu ? VW_DEFAULT : 1;
     char opts[64] = "";
     size_t len = 0;
-    *wg = wg_size(ctx);
-    if (*wg != WG_DEFAULT) len += (size_t)snprintf(opts, sizeof opts, "-DWG=%zu", *wg);
-    if (fp32) snprintf(opts + len, sizeof opts - len, "%s-DREDUCE_FP32=1", len ? " " : "");
+    if (!(o && o->wg))
+        while (wg > 1 && wg > ctx->info.max_work_group_size) wg /= 2;
+    CLSDE_FAIL_IF(wg < 1 || (wg & (wg - 1)) || wg > ctx->info.max_work_group_size, ctx,
+                  CLSDE_ERR_ARG, "%s: work-group size %d (a power of two up to %d)", name,
+                  (int)wg, (int)ctx->info.max_work_group_size);
+    CLSDE_FAIL_IF(vw != 1 && vw != 2 && vw != 4 && vw != 8 && vw != 16, ctx, CLSDE_ERR_ARG,
+                  "%s: vector width %d", name, (int)vw);
+    if (wg != WG_DEFAULT || vw != VW_DEFAULT)
+        len += (size_t)snprintf(opts, sizeof opts, "-DWG=%d -DVW=%d", (int)wg, (int)vw);
+    if (o && o->fp32) snprintf(opts + len, sizeof opts - len, "%s-DREDUCE_FP32=1", len ? " " : "");
+    *wg_out = (size_t)wg;
     return clsde_kernel_get(ctx, FILE_, opts, name, k);
 }
 
@@ -44,7 +53,7 @@ clsde_status clsde_sumsq_per_image_enqueue(clsde_context *ctx, const clsde_reduc
     size_t wg;
     const cl_int per = (cl_int)per_image, sq = take_sqrt != 0;
     CLSDE_TRY(check_size(ctx, "sumsq_per_image", n, per_image));
-    CLSDE_TRY(get_kernel(ctx, o && o->fp32, "sumsq_per_image", &wg, &k));
+    CLSDE_TRY(get_kernel(ctx, o, "sumsq_per_image", &wg, &k));
     {
         const size_t gws[2] = {wg, n}, lws[2] = {wg, 1};
         CLSDE_ARG(ctx, k, 0, per);
@@ -67,7 +76,7 @@ clsde_status clsde_err_sumsq_per_image_enqueue(clsde_context *ctx, const clsde_r
     CLSDE_FAIL_IF(!(atol >= 0 && rtol >= 0 && atol + rtol > 0), ctx, CLSDE_ERR_ARG,
                   "err_sumsq_per_image: atol %g, rtol %g must be >= 0, not both 0",
                   (double)atol, (double)rtol);
-    CLSDE_TRY(get_kernel(ctx, o && o->fp32, "err_sumsq_per_image", &wg, &k));
+    CLSDE_TRY(get_kernel(ctx, o, "err_sumsq_per_image", &wg, &k));
     {
         const size_t gws[2] = {wg, n}, lws[2] = {wg, 1};
         CLSDE_ARG(ctx, k, 0, per);
@@ -95,7 +104,7 @@ clsde_status clsde_err_sumsq_per_image_f64_enqueue(clsde_context *ctx, size_t n,
     CLSDE_FAIL_IF(!(atol >= 0 && rtol >= 0 && atol + rtol > 0), ctx, CLSDE_ERR_ARG,
                   "err_sumsq_per_image_f64: atol %g, rtol %g must be >= 0, not both 0", atol,
                   rtol);
-    CLSDE_TRY(get_kernel(ctx, 0, "err_sumsq_per_image_f64", &wg, &k));
+    CLSDE_TRY(get_kernel(ctx, NULL, "err_sumsq_per_image_f64", &wg, &k));
     {
         const size_t gws[2] = {wg, n}, lws[2] = {wg, 1};
         CLSDE_ARG(ctx, k, 0, per);

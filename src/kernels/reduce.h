@@ -1,12 +1,16 @@
-/* reduce.h — host wrappers for cl/reduce.cl. Outputs are device buffers [n]. */
+/* reduce.h — host wrappers for cl/reduce.cl (one work-group per image). Outputs are device
+ * buffers [n]. */
 #ifndef CLSDE_KERNELS_REDUCE_H
 #define CLSDE_KERNELS_REDUCE_H
 
 #include "../runtime.h"
 
-/* Options shared by the wrappers (the checker forces the float path with fp32 = 1). */
+/* Options shared by the wrappers (the checker forces the float path with fp32 = 1 and
+ * tries other work-group shapes). NULL or zeros: the device's defaults. */
 typedef struct clsde_reduce_opts {
-    int fp32; /* 1: accumulate in compensated float even when the device has fp64 */
+    int fp32;   /* 1: accumulate in compensated float even when the device has fp64 */
+    int32_t wg; /* work-group size, a power of two; 0: by device class (CPU 1, else 256) */
+    int32_t vw; /* vector width 1, 2, 4, 8, 16; 0: by device class (CPU 16, else 1) */
 } clsde_reduce_opts;
 
 /* x: [n, per_image] floats; out: [n] floats, sum of squares or (take_sqrt) the L2 norm. */

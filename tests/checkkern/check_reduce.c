@@ -15,6 +15,17 @@
 #include "kernels/reduce.h"
 #include "ref/reduce_ref.h"
 
+/* The device's default work-group shape, or (every other case) another one: the
+ * work-group tree, scalar and vector lanes, tails of every length below VW. */
+static clsde_reduce_opts random_opts(checkkern *c, int fp32)
+{
+    static const int shapes[][2] = {{0, 0}, {256, 1}, {16, 4}, {2, 8}, {1, 16}, {64, 2}};
+    const int v = ck_randint(c, 0, 1) ? 0 : ck_randint(c, 1, 5);
+    clsde_reduce_opts o = {fp32, shapes[v][0], shapes[v][1]};
+    if (o.wg > c->ctx->info.max_work_group_size) o.wg = 0, o.vw = 0;
+    return o;
+}
+
 static size_t random_per_image(checkkern *c)
 {
     static const int edge[] = {1, 2, 3, 7, 255, 256, 257, 511, 513, 3072};
@@ -43,12 +54,12 @@ static void check_sumsq(checkkern *c, int fp32, int kind)
     const size_t n = nb * per;
     const int take_sqrt = ck_randint(c, 0, 1);
     const int dbl = !fp32 && c->ctx->info.fp64;
-    const clsde_reduce_opts o = {fp32};
+    const clsde_reduce_opts o = random_opts(c, fp32);
     float *x = ck_alloc(n), got[4], ref[4];
     ck_buf bx, bo;
     char shape[96];
-    snprintf(shape, sizeof shape, "%zux%zu kind %d sqrt %d %s", nb, per, kind, take_sqrt,
-             dbl ? "double" : "float");
+    snprintf(shape, sizeof shape, "%zux%zu kind %d sqrt %d %s WG %d VW %d", nb, per, kind,
+             take_sqrt, dbl ? "double" : "float", (int)o.wg, (int)o.vw);
     fill(c, x, n, kind);
     clsde_sumsq_per_image_ref(nb, per, take_sqrt, x, ref);
     bx = ck_upload(c, x, n);
@@ -67,12 +78,12 @@ static void check_err_sumsq(checkkern *c, int fp32)
     const size_t nb = (size_t)ck_randint(c, 1, 4), per = random_per_image(c), n = nb * per;
     const float atol = powf(10.0f, ck_randf(c, -6, -3)), rtol = powf(10.0f, ck_randf(c, -6, -3));
     const int dbl = !fp32 && c->ctx->info.fp64;
-    const clsde_reduce_opts o = {fp32};
+    const clsde_reduce_opts o = random_opts(c, fp32);
     float *err = ck_alloc(n), *y = ck_alloc(n), *yn = ck_alloc(n), got[4], ref[4];
     ck_buf be, by, byn, bo;
     char shape[96];
-    snprintf(shape, sizeof shape, "%zux%zu atol %g rtol %g %s", nb, per, (double)atol,
-             (double)rtol, dbl ? "double" : "float");
+    snprintf(shape, sizeof shape, "%zux%zu atol %g rtol %g %s WG %d VW %d", nb, per,
+             (double)atol, (double)rtol, dbl ? "double" : "float", (int)o.wg, (int)o.vw);
     ck_fill_normal(c, y, n, 3.0f);
     for (size_t i = 0; i < n; i++) {
         yn[i] = y[i] + ck_randn(c) * 0.01f;
