@@ -107,12 +107,22 @@ inline acc_s acc_reduce_wg(const accV vs, const accV vc, const acc_s s, const ac
     acc_s ts[VW], tc[VW];
     STOREV(vs, ts, 0);
     STOREV(-vc, tc, 0); /* Kahan keeps the negated error */
-    for (int w = VW / 2; w > 0; w >>= 1)
-        for (int i = 0; i < w; i++) {
-            acc_s a = ts[2 * i], e = tc[2 * i];
-            two_sum_into(&a, &e, ts[2 * i + 1], tc[2 * i + 1]);
-            ts[i] = a, tc[i] = e;
-        }
+    /* written out: PoCL leaves even constant-count loops rolled, with ts, tc on the stack */
+#define LP(i) two_sum_into(&ts[2 * i], &tc[2 * i], ts[2 * i + 1], tc[2 * i + 1]), \
+              ts[i] = ts[2 * i], tc[i] = tc[2 * i]
+#if VW >= 16
+    LP(0), LP(1), LP(2), LP(3), LP(4), LP(5), LP(6), LP(7);
+#endif
+#if VW >= 8
+    LP(0), LP(1), LP(2), LP(3);
+#endif
+#if VW >= 4
+    LP(0), LP(1);
+#endif
+#if VW >= 2
+    LP(0);
+#endif
+#undef LP
     two_sum_into(&ts[0], &tc[0], s, -c);
 #if WG == 1
     (void)ls, (void)lc, (void)l;
