@@ -30,7 +30,8 @@ typedef clsde_status (*clsde_bench_fn)(clsde_context *ctx, void *arg);
 /* Measure the roofs (copy bandwidth now; sgemm per shape on demand) and the launch
  * overhead (launch_us, launch_stream_us). */
 clsde_status clsde_bench_init(clsde_bench *b);
-/* Run fn (which enqueues work) repeatedly; *ms = mean wall time per call after a warm-up. */
+/* Run fn (which enqueues work) and wait, repeatedly (>= 10 calls, >= min_seconds); *ms =
+ * the fastest call's wall time after a warm-up. */
 clsde_status clsde_bench_time(clsde_bench *b, clsde_bench_fn fn, void *arg, double *ms);
 /* OpenBLAS sgemm GFLOP/s for C[m,n] = A[m,k] B[k,n], measured now on the device's
  * compute-unit count of threads. Returns 0 when built without OpenBLAS. */

@@ -5,6 +5,7 @@
  */
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 
 #include "../program.h"
 #include "resample.h"
@@ -48,8 +49,24 @@ static clsde_status check_planes(clsde_context *ctx, const char *what, int32_t n
     return CLSDE_OK;
 }
 
+/* The row-wise down-2 kernel's vector width for output rows of ow (PoCL, 8x256 planes:
+ * 4 for 4x4 and 8x8 inputs, 16 for 32x32; 1.5-3.3x the per-output kernel). */
+static int32_t down2_rows_width(int32_t ow)
+{
+    return ow >= 16 ? 16 : ow >= 8 ? 8 : 4;
+}
+
 clsde_status clsde_upfirdn2d_enqueue(clsde_context *ctx, const clsde_upfirdn2d_params *p,
                                      cl_mem x, cl_mem y)
+{
+    int32_t fvw = 0;
+    if (p && p->up == 1 && p->down == 2 && ctx->info.type == CLSDE_DEVICE_CPU)
+        fvw = down2_rows_width(clsde_upfirdn2d_out_w(p));
+    return clsde_upfirdn2d_enqueue_tuned(ctx, p, fvw, x, y);
+}
+
+clsde_status clsde_upfirdn2d_enqueue_tuned(clsde_context *ctx, const clsde_upfirdn2d_params *p,
+                                           int32_t fvw, cl_mem x, cl_mem y)
 {
     cl_kernel k;
     int32_t oh, ow;
@@ -69,6 +86,11 @@ clsde_status clsde_upfirdn2d_enqueue(clsde_context *ctx, const clsde_upfirdn2d_p
                   "upfirdn2d: %dx%d input, up %d, pads (%d, %d) is smaller than the 4x4 kernel",
                   (int)p->h, (int)p->w, (int)p->up, (int)p->pad0, (int)p->pad1);
     CLSDE_TRY(check_io(ctx, "upfirdn2d", p->n, p->c, p->h, p->w, oh, ow, x, y));
+    CLSDE_FAIL_IF(fvw != 0 && fvw != 4 && fvw != 8 && fvw != 16, ctx, CLSDE_ERR_ARG,
+                  "upfirdn2d: row vector width %d (0, 4, 8 or 16)", (int)fvw);
+    CLSDE_FAIL_IF(fvw && (p->up != 1 || p->down != 2), ctx, CLSDE_ERR_ARG,
+                  "upfirdn2d: the row-wise kernel does up 1, down 2 only (up %d, down %d)",
+                  (int)p->up, (int)p->down);
 
     gws[2] = (size_t)p->n * (size_t)p->c;
     if (p->up == 2 && p->down == 1 && p->pad0 == 2 && p->pad1 == 1) { /* upsample_2d */
@@ -82,6 +104,28 @@ clsde_status clsde_upfirdn2d_enqueue(clsde_context *ctx, const clsde_upfirdn2d_p
         return clsde_enqueue(ctx, k, "upfirdn2d_up2_fast", 3, gws, lws_img);
     }
     gws[0] = (size_t)ow, gws[1] = (size_t)oh;
+    if (fvw) { /* row-wise vectors, up 1 / down 2 (resample.cl) */
+        const int32_t planes = p->n * p->c;
+        const size_t lws2[2] = {1, 16};
+        const size_t gws2[2] = {((size_t)ow + (size_t)fvw - 1) / (size_t)fvw,
+                                (size_t)planes * (size_t)oh};
+        char options[16];
+        snprintf(options, sizeof options, "-DFVW=%d", (int)fvw);
+        CLSDE_FAIL_IF((int64_t)planes * oh > INT_MAX, ctx, CLSDE_ERR_ARG,
+                      "upfirdn2d: %d planes x %d rows is too many", (int)planes, (int)oh);
+        CLSDE_TRY(clsde_kernel_get(ctx, FILE_, fvw == 8 ? "" : options,
+                                   "upfirdn2d_up1_down2_rows", &k));
+        CLSDE_ARG(ctx, k, 0, p->h);
+        CLSDE_ARG(ctx, k, 1, p->w);
+        CLSDE_ARG(ctx, k, 2, oh);
+        CLSDE_ARG(ctx, k, 3, ow);
+        CLSDE_ARG(ctx, k, 4, planes);
+        CLSDE_ARG(ctx, k, 5, p->pad0);
+        CLSDE_ARG(ctx, k, 6, p->gain);
+        CLSDE_ARG(ctx, k, 7, x);
+        CLSDE_ARG(ctx, k, 8, y);
+        return clsde_enqueue(ctx, k, "upfirdn2d_up1_down2_rows", 2, gws2, lws2);
+    }
     if (p->up == 1) {
         const char *name = p->down == 2 ? "upfirdn2d_up1_down2" : "upfirdn2d_up1_down1";
         CLSDE_TRY(clsde_kernel_get(ctx, FILE_, "", name, &k));

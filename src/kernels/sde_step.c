@@ -4,6 +4,7 @@
  * pc_update and inpaint_mix come from the device class until tune.c exists.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../program.h"
@@ -19,29 +20,50 @@
  * exists: on CPUs 16-wide work-items in work-groups of 16 (PoCL, 8 x 3x256x256 pc_update:
  * VW 4 / WG 64 1.2 ms, VW 16 / WG 16 0.44-0.88 ms, VW 16 / WG 1 0.93-1.05 ms); elsewhere
  * float4 work-items in work-groups of 64, consecutive work-items on consecutive vectors. */
-typedef struct vec_shape {
-    const char *options; /* build options for sde_step.cl */
-    size_t vw, wg;
-} vec_shape;
-
-static vec_shape vector_shape(const clsde_context *ctx)
+static void vector_shape(const clsde_context *ctx, int32_t *vw, int32_t *wg)
 {
-    const vec_shape cpu = {"", VW_DEFAULT, 16}, other = {"-DVW=4", 4, WG};
-    return ctx->info.type == CLSDE_DEVICE_CPU ? cpu : other;
+    const int cpu = ctx->info.type == CLSDE_DEVICE_CPU;
+    *vw = cpu ? VW_DEFAULT : 4;
+    *wg = cpu ? 16 : WG;
+    while (*wg > 1 && *wg > ctx->info.max_work_group_size) *wg /= 2;
+}
+
+/* The build options for vector width vw, after checking vw and wg. */
+static clsde_status check_shape(clsde_context *ctx, const char *what, int32_t vw, int32_t wg,
+                                char options[16])
+{
+    CLSDE_FAIL_IF(vw != 1 && vw != 2 && vw != 4 && vw != 8 && vw != 16, ctx, CLSDE_ERR_ARG,
+                  "%s: vector width %d", what, (int)vw);
+    CLSDE_FAIL_IF(wg < 1 || wg > ctx->info.max_work_group_size, ctx, CLSDE_ERR_ARG,
+                  "%s: work-group size %d (1 to %d)", what, (int)wg,
+                  (int)ctx->info.max_work_group_size);
+    options[0] = 0;
+    if (vw != VW_DEFAULT) snprintf(options, 16, "-DVW=%d", (int)vw);
+    return CLSDE_OK;
 }
 
 clsde_status clsde_pc_update_enqueue(clsde_context *ctx, const clsde_pc_update_params *p,
                                      cl_mem coef, cl_mem x, cl_mem s, cl_mem z, cl_mem x_new,
                                      cl_mem x_mean)
 {
+    int32_t vw, wg;
+    vector_shape(ctx, &vw, &wg);
+    return clsde_pc_update_enqueue_tuned(ctx, p, vw, wg, coef, x, s, z, x_new, x_mean);
+}
+
+clsde_status clsde_pc_update_enqueue_tuned(clsde_context *ctx, const clsde_pc_update_params *p,
+                                           int32_t vw, int32_t wg, cl_mem coef, cl_mem x,
+                                           cl_mem s, cl_mem z, cl_mem x_new, cl_mem x_mean)
+{
     cl_kernel k;
+    char options[16];
     const cl_int per = p->per_image, off = p->coef_offset, stride = p->coef_stride;
     const cl_int flags = (z ? PC_NOISE : 0) | (x_mean ? PC_MEAN : 0);
     /* unused pointer arguments get a valid buffer that is never read or written */
     const cl_mem zz = z ? z : x, xm = x_mean ? x_mean : x_new;
-    const vec_shape vs = vector_shape(ctx);
-    const size_t gws[2] = {((size_t)p->per_image + vs.vw - 1) / vs.vw, (size_t)p->n},
-                 lws[2] = {vs.wg, 1};
+    const size_t gws[2] = {((size_t)p->per_image + (size_t)vw - 1) / (size_t)vw,
+                           (size_t)p->n},
+                 lws[2] = {(size_t)wg, 1};
     CLSDE_FAIL_IF(p->n <= 0 || p->per_image <= 0 ||
                       (int64_t)p->n * p->per_image > INT_MAX,
                   ctx, CLSDE_ERR_ARG, "pc_update: bad size %d x %d", (int)p->n,
@@ -50,7 +72,8 @@ clsde_status clsde_pc_update_enqueue(clsde_context *ctx, const clsde_pc_update_p
                   CLSDE_ERR_ARG, "pc_update: coef offset %d / stride %d (stride must be 0 or 3)",
                   (int)p->coef_offset, (int)p->coef_stride);
     CLSDE_FAIL_IF(!coef || !x || !s || !x_new, ctx, CLSDE_ERR_ARG, "pc_update: NULL buffer");
-    CLSDE_TRY(clsde_kernel_get(ctx, FILE_, vs.options, "pc_update", &k));
+    CLSDE_TRY(check_shape(ctx, "pc_update", vw, wg, options));
+    CLSDE_TRY(clsde_kernel_get(ctx, FILE_, options, "pc_update", &k));
     CLSDE_ARG(ctx, k, 0, per);
     CLSDE_ARG(ctx, k, 1, flags);
     CLSDE_ARG(ctx, k, 2, off);
@@ -88,14 +111,24 @@ clsde_status clsde_langevin_coef_enqueue(clsde_context *ctx, int32_t n, float sn
 clsde_status clsde_inpaint_mix_enqueue(clsde_context *ctx, const clsde_mix_params *p, cl_mem y,
                                        cl_mem mask, cl_mem z, cl_mem x, cl_mem x_mean)
 {
+    int32_t vw, wg;
+    vector_shape(ctx, &vw, &wg);
+    return clsde_inpaint_mix_enqueue_tuned(ctx, p, vw, wg, y, mask, z, x, x_mean);
+}
+
+clsde_status clsde_inpaint_mix_enqueue_tuned(clsde_context *ctx, const clsde_mix_params *p,
+                                             int32_t vw, int32_t wg, cl_mem y, cl_mem mask,
+                                             cl_mem z, cl_mem x, cl_mem x_mean)
+{
     cl_kernel k;
+    char options[16];
     const cl_int per = p->per_image, ms = p->mask_stride;
     const cl_int flags = (z ? PC_NOISE : 0) | (x_mean ? PC_MEAN : 0);
     const cl_mem zz = z ? z : y, xm = x_mean ? x_mean : x;
     const float m = p->m, sigma = p->sigma;
-    const vec_shape vs = vector_shape(ctx);
-    const size_t gws[2] = {((size_t)p->per_image + vs.vw - 1) / vs.vw, (size_t)p->n},
-                 lws[2] = {vs.wg, 1};
+    const size_t gws[2] = {((size_t)p->per_image + (size_t)vw - 1) / (size_t)vw,
+                           (size_t)p->n},
+                 lws[2] = {(size_t)wg, 1};
     CLSDE_FAIL_IF(p->n <= 0 || p->per_image <= 0 ||
                       (int64_t)p->n * p->per_image > INT_MAX,
                   ctx, CLSDE_ERR_ARG, "inpaint_mix: bad size %d x %d", (int)p->n,
@@ -103,7 +136,8 @@ clsde_status clsde_inpaint_mix_enqueue(clsde_context *ctx, const clsde_mix_param
     CLSDE_FAIL_IF(p->mask_stride != 0 && p->mask_stride != p->per_image, ctx, CLSDE_ERR_ARG,
                   "inpaint_mix: mask stride %d must be 0 or per_image %d", (int)p->mask_stride,
                   (int)p->per_image);
-    CLSDE_TRY(clsde_kernel_get(ctx, FILE_, vs.options, "inpaint_mix", &k));
+    CLSDE_TRY(check_shape(ctx, "inpaint_mix", vw, wg, options));
+    CLSDE_TRY(clsde_kernel_get(ctx, FILE_, options, "inpaint_mix", &k));
     CLSDE_ARG(ctx, k, 0, per);
     CLSDE_ARG(ctx, k, 1, ms);
     CLSDE_ARG(ctx, k, 2, m);

@@ -12,6 +12,8 @@
  *  3. for the three network uses (upsample_2d, downsample_2d, the conv-down pre-filter),
  *     against the 1-D rules of networks.md §1.3 applied along W then H in double, written
  *     independently of the reference.
+ * Down-2 cases run the device's kernel or, at random, the per-output or the row-wise
+ * kernel at each vector width (so both are checked on any device, Oclgrind included).
  * The 2x2 means are four-term float sums in the reference's order and nearest / concat
  * are copies: all compared with tolerance 0.
  */
@@ -131,7 +133,7 @@ static void check_upfirdn2d(checkkern *c, int use)
                                   "random"};
     clsde_upfirdn2d_params p;
     size_t nx, ny;
-    int oh, ow;
+    int oh, ow, fvw = -1; /* -1: the device's kernel */
     float *x, *got, *ref, *alt;
     ck_buf bx, by;
     char shape[160];
@@ -150,10 +152,17 @@ static void check_upfirdn2d(checkkern *c, int use)
         p.pad0 = ck_randint(c, 0, 3), p.pad1 = ck_randint(c, 0, 3);
         p.gain = ck_randint(c, 0, 1) ? (float)(p.up * p.up) : ck_randf(c, -3.0f, 3.0f);
     }
+    /* down 2: the device's kernel, or either kernel at any row vector width */
+    if (p.up == 1 && p.down == 2 && ck_randint(c, 0, 1)) {
+        static const int widths[] = {0, 4, 8, 16};
+        fvw = ck_pick(c, widths, 4);
+    }
     oh = clsde_upfirdn2d_out_h(&p), ow = clsde_upfirdn2d_out_w(&p);
-    snprintf(shape, sizeof shape, "%dx%dx%dx%d -> %dx%d (%s: up %d down %d pad %d,%d gain %g)",
+    snprintf(shape, sizeof shape,
+             "%dx%dx%dx%d -> %dx%d (%s: up %d down %d pad %d,%d gain %g, kernel %s %d)",
              (int)p.n, (int)p.c, (int)p.h, (int)p.w, oh, ow, names[use], (int)p.up,
-             (int)p.down, (int)p.pad0, (int)p.pad1, (double)p.gain);
+             (int)p.down, (int)p.pad0, (int)p.pad1, (double)p.gain,
+             fvw < 0 ? "default" : "FVW", fvw);
     if (oh < 1 || ow < 1) { /* smaller than the kernel: must be refused */
         ck_buf b = ck_upload(c, NULL, 16);
         c->checks++;
@@ -173,7 +182,10 @@ static void check_upfirdn2d(checkkern *c, int use)
     atol = 16 * U_ * fabs((double)p.gain) * max_abs(x, nx);
     bx = ck_upload(c, x, nx);
     by = ck_upload(c, NULL, ny);
-    if (!ck_status(c, clsde_upfirdn2d_enqueue(c->ctx, &p, bx.mem, by.mem), "upfirdn2d") &&
+    if (!ck_status(c,
+                   fvw < 0 ? clsde_upfirdn2d_enqueue(c->ctx, &p, bx.mem, by.mem)
+                           : clsde_upfirdn2d_enqueue_tuned(c->ctx, &p, fvw, bx.mem, by.mem),
+                   "upfirdn2d") &&
         !ck_download(c, &by, got, "upfirdn2d")) {
         ck_compare(c, "upfirdn2d vs reference", shape, got, ref, ny, atol, U_);
         upfirdn2d_torch_order(&p, x, alt);

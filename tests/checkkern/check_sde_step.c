@@ -24,11 +24,21 @@ static int random_per_image(checkkern *c)
     return ck_randint(c, 1, c->small ? 300 : 30000);
 }
 
+/* Vector width and work-group size: the device's (-1) or one of these, so that every
+ * vector width and its scalar tail is checked on any device. */
+static const int vec_shapes[][2] = {{1, 64}, {2, 8}, {4, 64}, {8, 1}, {16, 16}, {16, 1}};
+
+static int random_vec_shape(checkkern *c)
+{
+    const int v = ck_randint(c, 0, 1) ? -1 : ck_randint(c, 0, 5);
+    return v >= 0 && vec_shapes[v][1] > c->ctx->info.max_work_group_size ? -1 : v;
+}
+
 static void check_pc_update(checkkern *c)
 {
     clsde_pc_update_params p;
     const int noise = ck_randint(c, 0, 2) != 0, mean = ck_randint(c, 0, 2) != 0;
-    const int in_place = ck_randint(c, 0, 1);
+    const int in_place = ck_randint(c, 0, 1), v = random_vec_shape(c);
     size_t n, nc;
     float *x, *s, *z, *coef, *xn_ref, *xm_ref, *got;
     ck_buf bx, bs, bz, bc, bxn, bxm;
@@ -45,16 +55,22 @@ static void check_pc_update(checkkern *c)
     ck_fill_normal(c, s, n, 2.0f);
     ck_fill_normal(c, z, n, 1.0f);
     for (size_t i = 0; i < nc; i++) coef[i] = ck_randf(c, -3, 3) * powf(10.0f, ck_randf(c, -4, 2));
-    snprintf(shape, sizeof shape, "%dx%d coef off %d stride %d noise %d mean %d in place %d",
-             (int)p.n, (int)p.per_image, (int)p.coef_offset, (int)p.coef_stride, noise, mean,
-             in_place);
+    snprintf(shape, sizeof shape,
+             "%dx%d coef off %d stride %d noise %d mean %d in place %d VW %d WG %d", (int)p.n,
+             (int)p.per_image, (int)p.coef_offset, (int)p.coef_stride, noise, mean, in_place,
+             v < 0 ? 0 : vec_shapes[v][0], v < 0 ? 0 : vec_shapes[v][1]);
     clsde_pc_update_ref(&p, coef, x, s, noise ? z : NULL, xn_ref, mean ? xm_ref : NULL);
     bx = ck_upload(c, x, n), bs = ck_upload(c, s, n), bz = ck_upload(c, z, n);
     bc = ck_upload(c, coef, nc), bxn = ck_upload(c, NULL, n), bxm = ck_upload(c, NULL, n);
-    if (!ck_status(c, clsde_pc_update_enqueue(c->ctx, &p, bc.mem, bx.mem, bs.mem,
-                                              noise ? bz.mem : NULL,
-                                              in_place ? bx.mem : bxn.mem,
-                                              mean ? bxm.mem : NULL),
+    if (!ck_status(c,
+                   v < 0 ? clsde_pc_update_enqueue(c->ctx, &p, bc.mem, bx.mem, bs.mem,
+                                                   noise ? bz.mem : NULL,
+                                                   in_place ? bx.mem : bxn.mem,
+                                                   mean ? bxm.mem : NULL)
+                         : clsde_pc_update_enqueue_tuned(
+                               c->ctx, &p, vec_shapes[v][0], vec_shapes[v][1], bc.mem, bx.mem,
+                               bs.mem, noise ? bz.mem : NULL, in_place ? bx.mem : bxn.mem,
+                               mean ? bxm.mem : NULL),
                    "pc_update")) {
         if (!ck_download(c, in_place ? &bx : &bxn, got, "pc_update x_new"))
             ck_compare(c, "pc_update x_new", shape, got, xn_ref, n, 0, 0);
@@ -122,6 +138,7 @@ static void check_inpaint_mix(checkkern *c)
 {
     clsde_mix_params p;
     const int noise = ck_randint(c, 0, 1), mean = ck_randint(c, 0, 2) != 0;
+    const int v = random_vec_shape(c);
     size_t n, nm;
     float *y, *mask, *z, *x, *xr, *xmr, *got;
     ck_buf by, bm, bz, bx, bxm;
@@ -139,13 +156,19 @@ static void check_inpaint_mix(checkkern *c)
     ck_fill_normal(c, x, n, 20);
     for (size_t i = 0; i < nm; i++) mask[i] = (float)ck_randint(c, 0, 1);
     memcpy(xr, x, n * sizeof *x);
-    snprintf(shape, sizeof shape, "%dx%d mask stride %d noise %d mean %d", (int)p.n,
-             (int)p.per_image, (int)p.mask_stride, noise, mean);
+    snprintf(shape, sizeof shape, "%dx%d mask stride %d noise %d mean %d VW %d WG %d",
+             (int)p.n, (int)p.per_image, (int)p.mask_stride, noise, mean,
+             v < 0 ? 0 : vec_shapes[v][0], v < 0 ? 0 : vec_shapes[v][1]);
     clsde_inpaint_mix_ref(&p, y, mask, noise ? z : NULL, xr, mean ? xmr : NULL);
     by = ck_upload(c, y, n), bm = ck_upload(c, mask, nm), bz = ck_upload(c, z, n);
     bx = ck_upload(c, x, n), bxm = ck_upload(c, NULL, n);
-    if (!ck_status(c, clsde_inpaint_mix_enqueue(c->ctx, &p, by.mem, bm.mem, noise ? bz.mem : NULL,
-                                                bx.mem, mean ? bxm.mem : NULL),
+    if (!ck_status(c,
+                   v < 0 ? clsde_inpaint_mix_enqueue(c->ctx, &p, by.mem, bm.mem,
+                                                     noise ? bz.mem : NULL, bx.mem,
+                                                     mean ? bxm.mem : NULL)
+                         : clsde_inpaint_mix_enqueue_tuned(
+                               c->ctx, &p, vec_shapes[v][0], vec_shapes[v][1], by.mem, bm.mem,
+                               noise ? bz.mem : NULL, bx.mem, mean ? bxm.mem : NULL),
                    "inpaint_mix")) {
         if (!ck_download(c, &bx, got, "inpaint_mix x"))
             ck_compare(c, "inpaint_mix x", shape, got, xr, n, 0, 0);
