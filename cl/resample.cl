@@ -67,15 +67,17 @@ UPFIRDN2D_UP1(upfirdn2d_up1_down1, 1)
 UPFIRDN2D_UP1(upfirdn2d_up1_down2, 2)
 
 /*
- * upfirdn2d_up1_down2_rows: the down-2 case row-wise, for CPUs (the per-output kernel's
- * stride-2 loads compile to gathers there). One work-item computes FVW consecutive
- * outputs ox0.. of one output row as a vector. For each input row r it stages the part
- * of the row those outputs read, w[j] = x[r, 2*ox0 - pad0 + j] for j < 2*FVW + 2 (0
- * outside the image), in private memory: two vector loads and two scalars when it lies
- * inside the row, guarded scalars otherwise. Tap (a, b) of lane i is w[2i + b], picked
- * with constant indices (PoCL does not unroll loops here), so the picks become shuffles
- * of registers; the taps are fma'd in the row-major order above, so both kernels give the
- * same bits. PoCL, 8x128x32x32: 3.4 ms -> 1.5 ms.
+ * upfirdn2d_up1_down1_rows, _down2_rows: the up-1 cases row-wise, for CPUs (the per-output
+ * kernels' guarded and stride-2 loads compile to masked gathers there). One work-item
+ * computes FVW consecutive outputs ox0.. of one output row as a vector. For each input
+ * row r it stages the part of the row those outputs read, w[j] = x[r, DOWN*ox0 - pad0 + j]
+ * for j < (FVW - 1)*DOWN + 4 (0 outside the image), in private memory: vector loads and
+ * three scalars when it lies inside the row, guarded scalars otherwise. Tap (a, b) of
+ * lane i is w[DOWN*i + b], picked with constant indices (PoCL does not unroll loops
+ * here), so w stays in registers and the picks become shuffles; the taps are fma'd in the
+ * row-major order above, so both kernel sets give the same bits. PoCL, 8x256x4x4 (in):
+ * down 2 152 -> 55 us, pre-filter 360-650 -> 145 us; 8x128x32x32: 3.4 -> 0.6-1.0 ms,
+ * 2.3-4.7 -> 2.5 ms.
  *   FVW  vector width, 4, 8 or 16 (default 8)
  * Global ids: 0 = chunk of FVW output columns, 1 = plane * OH + output row.
  */
@@ -97,8 +99,7 @@ UPFIRDN2D_UP1(upfirdn2d_up1_down2, 2)
 #else
 #error "resample.cl: FVW must be 4, 8 or 16"
 #endif
-#define FWIN (2 * FVW + 2)
-/* F(j) for j = 0 .. FWIN - 1 */
+/* F(j) for j = 0 .. 2 FVW + 1 (the longest window) */
 #if FVW == 4
 #define FWIN_LIST(F) F(0); F(1); F(2); F(3); F(4); F(5); F(6); F(7); F(8); F(9);
 #elif FVW == 8
@@ -110,69 +111,74 @@ UPFIRDN2D_UP1(upfirdn2d_up1_down2, 2)
     F(23); F(24); F(25); F(26); F(27); F(28); F(29); F(30); F(31); F(32); F(33);
 #endif
 
-/* acc + tap (a, b) for the FVW lanes: w[2i + b]; a, b constants after inlining */
-#define FIR_PICK(i) w[2 * (i) + b]
-inline fvec fir_tap2(const float *w, const int a, const int b, const float gain,
-                     const fvec acc)
+/* acc + tap (a, b) for the FVW lanes: w[down*i + b]; down, a, b constants after inlining */
+#define FIR_PICK(i) w[down * (i) + b]
+inline fvec fir_tap_rows(const float *w, const int down, const int a, const int b,
+                         const float gain, const fvec acc)
 {
     const float kab = (fir_tap(3 - a) * fir_tap(3 - b) / 64.0f) * gain;
     return fma((fvec)kab, (fvec)(FLANES(FIR_PICK)), acc);
 }
 #undef FIR_PICK
-inline fvec fir_row2(const float *w, const int a, const float gain, fvec acc)
+inline fvec fir_row_rows(const float *w, const int down, const int a, const float gain,
+                         fvec acc)
 {
-    acc = fir_tap2(w, a, 0, gain, acc);
-    acc = fir_tap2(w, a, 1, gain, acc);
-    acc = fir_tap2(w, a, 2, gain, acc);
-    return fir_tap2(w, a, 3, gain, acc);
+    acc = fir_tap_rows(w, down, a, 0, gain, acc);
+    acc = fir_tap_rows(w, down, a, 1, gain, acc);
+    acc = fir_tap_rows(w, down, a, 2, gain, acc);
+    return fir_tap_rows(w, down, a, 3, gain, acc);
 }
 
-#define FIR_GUARDED(j) w[j] = c0 + (j) >= 0 && c0 + (j) < W ? xr[j] : 0.0f
+#define FIR_GUARDED(j)                                                                     \
+    if ((j) < fwin) w[j] = c0 + (j) >= 0 && c0 + (j) < W ? xr[j] : 0.0f
 /* input row a = 0..3 of output row oy, a constant */
-#define FIR_ROW2(a)                                                                        \
+#define FIR_ROWS_ROW(a)                                                                    \
     do {                                                                                   \
-        const int r = 2 * oy + (a) - pad0;                                                 \
+        const int r = down * oy + (a) - pad0;                                              \
         if (r >= 0 && r < H) { /* else every tap hits a zero: fma(k, 0, acc) == acc */     \
             __global const float *xr = x + ((size_t)plane * H + r) * W + c0;               \
+            float w[2 * FVW + 2];                                                          \
             if (inside) {                                                                  \
-                float w[FWIN];                                                             \
                 FVSTORE(FVLOAD(0, xr), 0, w);                                              \
-                FVSTORE(FVLOAD(0, xr + FVW), 0, w + FVW);                                  \
-                w[FWIN - 2] = xr[FWIN - 2];                                                \
-                w[FWIN - 1] = xr[FWIN - 1];                                                \
-                acc = fir_row2(w, (a), gain, acc);                                         \
+                if (down == 2) FVSTORE(FVLOAD(0, xr + FVW), 0, w + FVW);                   \
+                w[fwin - 3] = xr[fwin - 3];                                                \
+                w[fwin - 2] = xr[fwin - 2];                                                \
+                w[fwin - 1] = xr[fwin - 1];                                                \
             } else {                                                                       \
-                float w[FWIN];                                                             \
                 FWIN_LIST(FIR_GUARDED);                                                    \
-                acc = fir_row2(w, (a), gain, acc);                                         \
             }                                                                              \
+            acc = fir_row_rows(w, down, (a), gain, acc);                                   \
         }                                                                                  \
     } while (0)
 
-__kernel void upfirdn2d_up1_down2_rows(const int H, const int W, const int OH, const int OW,
-                                       const int P, const int pad0, const float gain,
-                                       __global const float *restrict x,
-                                       __global float *restrict y)
-{
-    const int ox0 = get_global_id(0) * FVW, prow = get_global_id(1);
-    if (ox0 >= OW || prow >= P * OH) return;
-    const int plane = prow / OH, oy = prow - plane * OH;
-    const int c0 = 2 * ox0 - pad0;
-    const bool inside = c0 >= 0 && c0 + FWIN <= W;
-    fvec acc = 0.0f;
-    FIR_ROW2(0);
-    FIR_ROW2(1);
-    FIR_ROW2(2);
-    FIR_ROW2(3);
-    __global float *yr = y + (size_t)prow * OW + ox0;
-    if (ox0 + FVW <= OW) {
-        FVSTORE(acc, 0, yr);
-    } else {
-        float t[FVW];
-        FVSTORE(acc, 0, t);
-        for (int i = 0; i < OW - ox0; i++) yr[i] = t[i];
+#define UPFIRDN2D_ROWS(NAME, DOWN)                                                         \
+    __kernel void NAME(const int H, const int W, const int OH, const int OW, const int P,  \
+                       const int pad0, const float gain, __global const float *restrict x, \
+                       __global float *restrict y)                                          \
+    {                                                                                       \
+        const int down = DOWN, fwin = (FVW - 1) * DOWN + 4; /* window length */            \
+        const int ox0 = get_global_id(0) * FVW, prow = get_global_id(1);                    \
+        if (ox0 >= OW || prow >= P * OH) return;                                            \
+        const int plane = prow / OH, oy = prow - plane * OH;                                \
+        const int c0 = down * ox0 - pad0;                                                   \
+        const bool inside = c0 >= 0 && c0 + fwin <= W;                                      \
+        fvec acc = 0.0f;                                                                    \
+        FIR_ROWS_ROW(0);                                                                    \
+        FIR_ROWS_ROW(1);                                                                    \
+        FIR_ROWS_ROW(2);                                                                    \
+        FIR_ROWS_ROW(3);                                                                    \
+        __global float *yr = y + (size_t)prow * OW + ox0;                                   \
+        if (ox0 + FVW <= OW) {                                                              \
+            FVSTORE(acc, 0, yr);                                                            \
+        } else {                                                                            \
+            float t[FVW];                                                                   \
+            FVSTORE(acc, 0, t);                                                             \
+            for (int i = 0; i < OW - ox0; i++) yr[i] = t[i];                                \
+        }                                                                                   \
     }
-}
+
+UPFIRDN2D_ROWS(upfirdn2d_up1_down1_rows, 1)
+UPFIRDN2D_ROWS(upfirdn2d_up1_down2_rows, 2)
 
 /* up 2, any down and pads (upsample_2d itself takes upfirdn2d_up2_fast below). Only the
  * taps whose row and column of u are even can hit a sample: a0, a0 + 2 with

@@ -49,10 +49,13 @@ static clsde_status check_planes(clsde_context *ctx, const char *what, int32_t n
     return CLSDE_OK;
 }
 
-/* The row-wise down-2 kernel's vector width for output rows of ow (PoCL, 8x256 planes:
- * 4 for 4x4 and 8x8 inputs, 16 for 32x32; 1.5-3.3x the per-output kernel). */
-static int32_t down2_rows_width(int32_t ow)
+/* Vector width of the row-wise kernels on CPUs. Down 2: the one that fits the output
+ * rows best (PoCL, 8x256 planes: 4 for 4x4 and 8x8 inputs, 16 for 32x32; 1.5-3.3x the
+ * per-output kernel); down 1 (the pre-filter): 8 (1-4x, most on small planes). */
+static int32_t rows_width(const clsde_upfirdn2d_params *p)
 {
+    const int32_t ow = clsde_upfirdn2d_out_w(p);
+    if (p->down == 1) return 8;
     return ow >= 16 ? 16 : ow >= 8 ? 8 : 4;
 }
 
@@ -60,8 +63,9 @@ clsde_status clsde_upfirdn2d_enqueue(clsde_context *ctx, const clsde_upfirdn2d_p
                                      cl_mem x, cl_mem y)
 {
     int32_t fvw = 0;
-    if (p && p->up == 1 && p->down == 2 && ctx->info.type == CLSDE_DEVICE_CPU)
-        fvw = down2_rows_width(clsde_upfirdn2d_out_w(p));
+    if (p && p->up == 1 && (p->down == 1 || p->down == 2) &&
+        ctx->info.type == CLSDE_DEVICE_CPU)
+        fvw = rows_width(p);
     return clsde_upfirdn2d_enqueue_tuned(ctx, p, fvw, x, y);
 }
 
@@ -88,9 +92,8 @@ clsde_status clsde_upfirdn2d_enqueue_tuned(clsde_context *ctx, const clsde_upfir
     CLSDE_TRY(check_io(ctx, "upfirdn2d", p->n, p->c, p->h, p->w, oh, ow, x, y));
     CLSDE_FAIL_IF(fvw != 0 && fvw != 4 && fvw != 8 && fvw != 16, ctx, CLSDE_ERR_ARG,
                   "upfirdn2d: row vector width %d (0, 4, 8 or 16)", (int)fvw);
-    CLSDE_FAIL_IF(fvw && (p->up != 1 || p->down != 2), ctx, CLSDE_ERR_ARG,
-                  "upfirdn2d: the row-wise kernel does up 1, down 2 only (up %d, down %d)",
-                  (int)p->up, (int)p->down);
+    CLSDE_FAIL_IF(fvw && p->up != 1, ctx, CLSDE_ERR_ARG,
+                  "upfirdn2d: the row-wise kernels do up 1 only (up %d)", (int)p->up);
 
     gws[2] = (size_t)p->n * (size_t)p->c;
     if (p->up == 2 && p->down == 1 && p->pad0 == 2 && p->pad1 == 1) { /* upsample_2d */
@@ -104,7 +107,8 @@ clsde_status clsde_upfirdn2d_enqueue_tuned(clsde_context *ctx, const clsde_upfir
         return clsde_enqueue(ctx, k, "upfirdn2d_up2_fast", 3, gws, lws_img);
     }
     gws[0] = (size_t)ow, gws[1] = (size_t)oh;
-    if (fvw) { /* row-wise vectors, up 1 / down 2 (resample.cl) */
+    if (fvw) { /* row-wise vectors, up 1 (resample.cl) */
+        const char *name = p->down == 2 ? "upfirdn2d_up1_down2_rows" : "upfirdn2d_up1_down1_rows";
         const int32_t planes = p->n * p->c;
         const size_t lws2[2] = {1, 16};
         const size_t gws2[2] = {((size_t)ow + (size_t)fvw - 1) / (size_t)fvw,
@@ -113,8 +117,7 @@ clsde_status clsde_upfirdn2d_enqueue_tuned(clsde_context *ctx, const clsde_upfir
         snprintf(options, sizeof options, "-DFVW=%d", (int)fvw);
         CLSDE_FAIL_IF((int64_t)planes * oh > INT_MAX, ctx, CLSDE_ERR_ARG,
                       "upfirdn2d: %d planes x %d rows is too many", (int)planes, (int)oh);
-        CLSDE_TRY(clsde_kernel_get(ctx, FILE_, fvw == 8 ? "" : options,
-                                   "upfirdn2d_up1_down2_rows", &k));
+        CLSDE_TRY(clsde_kernel_get(ctx, FILE_, fvw == 8 ? "" : options, name, &k));
         CLSDE_ARG(ctx, k, 0, p->h);
         CLSDE_ARG(ctx, k, 1, p->w);
         CLSDE_ARG(ctx, k, 2, oh);
@@ -124,7 +127,7 @@ clsde_status clsde_upfirdn2d_enqueue_tuned(clsde_context *ctx, const clsde_upfir
         CLSDE_ARG(ctx, k, 6, p->gain);
         CLSDE_ARG(ctx, k, 7, x);
         CLSDE_ARG(ctx, k, 8, y);
-        return clsde_enqueue(ctx, k, "upfirdn2d_up1_down2_rows", 2, gws2, lws2);
+        return clsde_enqueue(ctx, k, name, 2, gws2, lws2);
     }
     if (p->up == 1) {
         const char *name = p->down == 2 ? "upfirdn2d_up1_down2" : "upfirdn2d_up1_down1";
