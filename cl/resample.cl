@@ -2,6 +2,7 @@
  * resample.cl — resampling and channel concat (networks.md §1.3, §1.4, §7.1):
  *   upfirdn2d_up1_down1, _up1_down2, _up2: FIR up/down-sampling with
  *                       K = outer(k, k) / 64 * gain, k = [1,3,3,1], any pads
+ *   upfirdn2d_up1_down1_rows, _up1_down2_rows: the up-1 cases row-wise (CPUs)
  *   upfirdn2d_up2_fast: the same for upsample_2d's parameters (up 2, down 1, pads (2, 1))
  *   upsample_nearest:   y[2i + a, 2j + b] = x[i, j]
  *   downsample_avg:     2x2 mean, summed in PyTorch's order (see the kernel)
@@ -12,8 +13,9 @@
  * Global ids: upfirdn2d_up1_*, _up2, downsample_avg: 0 = output column, 1 = output row,
  * 2 = plane (n*C + c); upfirdn2d_up2_fast, upsample_nearest: the same over *input*
  * pixels, each writing its 2x2 block of outputs; concat: 0 = element within one sample
- * of y, 1 = sample. The wrappers round the global sizes up to the work-group size, so
- * every kernel guards its ids. No -D parameters: the work-group shape is the wrapper's.
+ * of y, 1 = sample; the _rows kernels: see there. The wrappers round the global sizes up
+ * to the work-group size, so every kernel guards its ids. One -D parameter, FVW, the
+ * vector width of the _rows kernels; the work-group shapes are the wrapper's.
  */
 
 /*
@@ -75,9 +77,9 @@ UPFIRDN2D_UP1(upfirdn2d_up1_down2, 2)
  * three scalars when it lies inside the row, guarded scalars otherwise. Tap (a, b) of
  * lane i is w[DOWN*i + b], picked with constant indices (PoCL does not unroll loops
  * here), so w stays in registers and the picks become shuffles; the taps are fma'd in the
- * row-major order above, so both kernel sets give the same bits. PoCL, 8x256x4x4 (in):
- * down 2 152 -> 55 us, pre-filter 360-650 -> 145 us; 8x128x32x32: 3.4 -> 0.6-1.0 ms,
- * 2.3-4.7 -> 2.5 ms.
+ * row-major order above, so both kernel sets give the same bits. PoCL (BENCHMARKS.md),
+ * best of 8 runs: down 2, 8x128x32x32 1.80 -> 0.54 ms, 8x256x4x4 94 -> 33 us; pre-filter
+ * 2.25 -> 1.31 ms and 354 -> 93 us.
  *   FVW  vector width, 4, 8 or 16 (default 8)
  * Global ids: 0 = chunk of FVW output columns, 1 = plane * OH + output row.
  */

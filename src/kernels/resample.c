@@ -50,8 +50,8 @@ static clsde_status check_planes(clsde_context *ctx, const char *what, int32_t n
 }
 
 /* Vector width of the row-wise kernels on CPUs. Down 2: the one that fits the output
- * rows best (PoCL, 8x256 planes: 4 for 4x4 and 8x8 inputs, 16 for 32x32; 1.5-3.3x the
- * per-output kernel); down 1 (the pre-filter): 8 (1-4x, most on small planes). */
+ * rows best (PoCL, 8x256 planes: 4 for 4x4 and 8x8 inputs, 16 for 32x32; 1.8-3.7x the
+ * per-output kernel); down 1 (the pre-filter): 8 (1.5-3.8x, most on 4x4 planes). */
 static int32_t rows_width(const clsde_upfirdn2d_params *p)
 {
     const int32_t ow = clsde_upfirdn2d_out_w(p);
