@@ -3,7 +3,7 @@
  * [--threads N] [--min-time S] [--device SEL]`: the time of one network evaluation
  * (clsde_net_forward_run: host x and t in, host output back) for each batch size, built
  * once per batch. Best of 5 rounds after one warm-up, each round at least min-time / 5 long
- * (as clsde_bench_time does). Reports ms, images/s, GFLOP/s from the net's FLOP count, and
+ * (the mean of a round, not the fastest single call: a forward is long enough). Reports ms, images/s, GFLOP/s from the net's FLOP count, and
  * the planned device memory (activations + weights).
  * --torch runs tools/bench_torch.py on the same model file, batch and thread count in a
  * subprocess (python: $CLSDE_PYTHON, else /usr/bin/python3; tools/: $CLSDE_TOOLS_DIR, else
