@@ -41,6 +41,13 @@
  *
  * dense: y[b, o] = bias[o] + sum_i w[o, i] * x[b, i]. Global id 0: o, id 1: b. One
  *   work-item per output; the whole Linear work of a forward pass is ~5 MMAC (§7.2).
+ *
+ * im2col, conv2d_epilogue: the other conv path, around a library GEMM (CLBlast; the tuner
+ *   picks it per shape class where it is faster). im2col writes the X matrix above
+ *   explicitly, cols[k, p] ([K, N] row-major, zero where the window leaves the image);
+ *   the GEMM makes acc = W x cols ([c_out, N]); conv2d_epilogue applies conv2d's epilogue
+ *   in the same order and scatters acc to y [n, c_out, oh, ow]. One work-item per
+ *   element: global ids (p, k) and (q, m, b). Neither uses KSIZE or the tiling macros.
  */
 #ifndef KSIZE
 #define KSIZE 3
@@ -302,4 +309,43 @@ __kernel void dense(const int n, const int in, const int out, __global const flo
     float acc = part[0];
     for (; i < in; i++) acc = wo[i] * xb[i] + acc;
     y[b * out + o] = bias ? acc + bias[o] : acc;
+}
+
+/* x: [n, c_in, h, w]; cols: [c_in*k*k, n*oh*ow], row kr = (ci*k + ky)*k + kx (w's order). */
+__kernel void im2col(const int n, const int c_in, const int h, const int w, const int k,
+                     const int oh, const int ow, const int stride, const int pad_t,
+                     const int pad_l, __global const float *restrict x,
+                     __global float *restrict cols)
+{
+    const int p = get_global_id(0), kr = get_global_id(1);
+    const int ohw = oh * ow, npix = n * ohw, kk = k * k;
+    if (p >= npix || kr >= c_in * kk) return;
+    const int b = p / ohw, q = p - b * ohw;
+    const int oy = q / ow, ox = q - oy * ow;
+    const int ci = kr / kk, r = kr - ci * kk;
+    const int ky = r / k, kx = r - ky * k;
+    const int iy = oy * stride - pad_t + ky, ix = ox * stride - pad_l + kx;
+    const bool in = iy >= 0 && iy < h && ix >= 0 && ix < w;
+    cols[kr * npix + p] = in ? x[((b * c_in + ci) * h + iy) * w + ix] : 0.0f;
+}
+
+/* acc: [c_out, n*ohw] (the GEMM result); bias: [c_out]; chan_bias: [n, c_out];
+ * res, y: [n, c_out, ohw]. y may equal res; acc is separate. */
+__kernel void conv2d_epilogue(const int n, const int c_out, const int ohw, const int flags,
+                              const float res_div, __global const float *restrict acc,
+                              __global const float *restrict bias,
+                              __global const float *restrict chan_bias,
+                              __global const float *res, __global float *y)
+{
+    const int q = get_global_id(0), m = get_global_id(1), b = get_global_id(2);
+    if (q >= ohw || m >= c_out || b >= n) return;
+    const int i = (b * c_out + m) * ohw + q;
+    float val = acc[m * (n * ohw) + b * ohw + q];
+    if (flags & CONV_BIAS) val += bias[m];
+    if (flags & CONV_CHAN_BIAS) val += chan_bias[b * c_out + m];
+    if (flags & CONV_RESIDUAL) {
+        val = res[i] + val;
+        if (res_div != 1.0f) val /= res_div;
+    }
+    y[i] = val;
 }

@@ -166,6 +166,38 @@ CLSDE_API clsde_status clsde_context_get_build_stats(const clsde_context *ctx,
 /* The cache directory in use, or "" when the cache is off. */
 CLSDE_API const char *clsde_context_cache_dir(const clsde_context *ctx);
 
+/* ---------------------------------------------------------------- tuned parameters */
+
+/* Kernel parameters per device (tile sizes, work-group sizes, vector widths) come from a
+ * tune table: the rows `clsde tune` measured for this device and driver, kept in the
+ * cache directory as tune-<hash of platform, device, driver>.json, and an optional user
+ * override (the CLSDE_TUNE_FILE environment variable, or clsde_context_load_tune_file).
+ * A shape with no row uses defaults chosen from the device's properties. The table is
+ * read once per context, on first use; the logger (info) says whether tuned parameters
+ * are in use, and a file that is damaged or written for another device or driver is
+ * ignored with a warning. */
+typedef struct clsde_tune_info {
+    int32_t tuned_rows;       /* rows in use from the device's tune file (0: none) */
+    int32_t override_rows;    /* rows in use from the override file */
+    int32_t file_rejected;    /* 1: the device's tune file exists but was not usable */
+    int32_t clblast;          /* 1: built with CLBlast, which tuned rows may choose */
+    char tune_file[512];      /* the device's tune file ("" when the cache is off) */
+    char override_file[512];  /* the override in use, or "" */
+    char clblast_version[32]; /* "1.5.3", or "" without CLBlast */
+    uint8_t reserved[64];
+} clsde_tune_info;
+
+/* Fill *info, reading the tune table if this context has not yet. CLSDE_ERR_ARG for NULL
+ * arguments, CLSDE_ERR_NOMEM. Does not block on the device. */
+CLSDE_API clsde_status clsde_context_get_tune_info(clsde_context *ctx, clsde_tune_info *info);
+
+/* Use the tune file at `path` (the format of the device's tune file; its device strings
+ * and checksum are checked only when present) as the override for this context: its
+ * rows win over the tuned ones. Replaces an earlier override. CLSDE_ERR_IO when it cannot
+ * be read, CLSDE_ERR_FORMAT when it is malformed or written for another device; the
+ * message names the file and the reason. Later kernel launches use it. */
+CLSDE_API clsde_status clsde_context_load_tune_file(clsde_context *ctx, const char *path);
+
 /* ---------------------------------------------------------------- models */
 
 /* A score model: the network's weights and the official config, from a clsde model file

@@ -10,6 +10,7 @@
 
 #include "program.h"
 #include "runtime.h"
+#include "tune.h"
 
 #define MAX_PLATFORMS 16
 #define MAX_DEVICES 64
@@ -307,6 +308,8 @@ void clsde_context_destroy(clsde_context *ctx)
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
     clsde_program_release_all(ctx);
+    clsde_tune_release(ctx);
+    for (int i = 0; i < CLSDE_SCRATCH_SLOTS; i++) clsde_buffer_release(ctx->scratch[i]);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);
     free(ctx);
@@ -373,6 +376,21 @@ clsde_status clsde_buffer_sub(clsde_context *ctx, cl_mem parent, size_t offset, 
 void clsde_buffer_release(cl_mem mem)
 {
     if (mem) clReleaseMemObject(mem);
+}
+
+clsde_status clsde_scratch_get(clsde_context *ctx, int slot, size_t bytes, cl_mem *out)
+{
+    CLSDE_FAIL_IF(slot < 0 || slot >= CLSDE_SCRATCH_SLOTS, ctx, CLSDE_ERR_INTERNAL,
+                  "scratch slot %d out of range", slot);
+    if (ctx->scratch_bytes[slot] < bytes) {
+        clsde_buffer_release(ctx->scratch[slot]);
+        ctx->scratch[slot] = NULL;
+        ctx->scratch_bytes[slot] = 0;
+        CLSDE_TRY(clsde_buffer_create(ctx, bytes, &ctx->scratch[slot]));
+        ctx->scratch_bytes[slot] = bytes;
+    }
+    *out = ctx->scratch[slot];
+    return CLSDE_OK;
 }
 
 clsde_status clsde_finish(clsde_context *ctx)

@@ -12,6 +12,9 @@
 #define CLSDE_PATH_MAX 4096
 
 struct clsde_program_entry; /* program.c */
+struct clsde_tune_state;    /* tune.c */
+
+#define CLSDE_SCRATCH_SLOTS 2
 
 struct clsde_context {
     cl_platform_id platform;
@@ -32,6 +35,10 @@ struct clsde_context {
     struct clsde_program_entry *programs; /* built programs, see program.c */
     int n_programs, cap_programs;
     clsde_build_stats build_stats;
+
+    struct clsde_tune_state *tune; /* the tune table, loaded on first use (tune.c) */
+    cl_mem scratch[CLSDE_SCRATCH_SLOTS]; /* workspaces of kernel wrappers, grown on demand */
+    size_t scratch_bytes[CLSDE_SCRATCH_SLOTS];
 
     clsde_status last_status;
     char errmsg[CLSDE_MSG_MAX];
@@ -55,6 +62,11 @@ clsde_status clsde_buffer_read(clsde_context *ctx, cl_mem mem, size_t offset, si
 clsde_status clsde_buffer_sub(clsde_context *ctx, cl_mem parent, size_t offset, size_t bytes,
                               cl_mem *out);
 void clsde_buffer_release(cl_mem mem);
+/* Workspace `slot` (0 .. CLSDE_SCRATCH_SLOTS-1) of at least `bytes`, owned by the context
+ * and kept until it is destroyed; grown (reallocated) when too small. One in-order queue,
+ * so work already enqueued on the old buffer still completes. A wrapper uses a slot only
+ * for the duration of its own enqueues. */
+clsde_status clsde_scratch_get(clsde_context *ctx, int slot, size_t bytes, cl_mem *out);
 clsde_status clsde_finish(clsde_context *ctx);
 
 /* Resolve the cache directory from params and the environment into out (size n).

@@ -12,6 +12,7 @@ int clsde_cmd_forward(int argc, char **argv);
 int clsde_cmd_sample(int argc, char **argv);
 int clsde_cmd_bench_sample(int argc, char **argv); /* argv[0] "bench", argv[1] "sample" */
 int clsde_cmd_bench_forward(int argc, char **argv); /* argv[0] "bench", argv[1] "forward" */
+int clsde_cmd_tune(int argc, char **argv);
 
 /* Print "clsde: <msg>" to stderr for a failed status. Returns 1. */
 int cli_fail(const clsde_context *ctx, clsde_status st);

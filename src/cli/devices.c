@@ -1,6 +1,7 @@
 /*
- * devices.c — `clsde devices [--build] [--device SEL] [--no-cache]`: the device table,
- * and optionally a build of every kernel on the selected device with cache statistics.
+ * devices.c — `clsde devices [--build] [--device SEL] [--no-cache]`: the device table, the
+ * selected device's tuned-parameter status and CLBlast availability, and optionally a build
+ * of every kernel on the selected device with cache statistics.
  */
 #include <stdio.h>
 #include <string.h>
@@ -60,6 +61,34 @@ int clsde_cmd_devices(int argc, char **argv)
                d.fp64 ? "yes" : "no", d.driver_version);
     }
     printf("(* = selected by default or by --device / CLSDE_DEVICE)\n");
+
+    {   /* what kernel parameters the selected device gets, and whether CLBlast is there */
+        clsde_context *ctx = NULL;
+        clsde_tune_info ti;
+        st = clsde_context_create(&params, &ctx);
+        if (st == CLSDE_OK) st = clsde_context_get_tune_info(ctx, &ti);
+        if (st != CLSDE_OK) {
+            const int rc = cli_fail(ctx, st);
+            clsde_context_destroy(ctx);
+            return rc;
+        }
+        if (ti.tuned_rows)
+            printf("tuned parameters (device %d): %d rows from %s\n", (int)selected,
+                   (int)ti.tuned_rows, ti.tune_file);
+        else
+            printf("tuned parameters (device %d): none%s; defaults from the device's "
+                   "properties (run `clsde tune`)\n", (int)selected,
+                   ti.file_rejected ? " usable (the tune file was rejected)" : "");
+        if (ti.override_rows)
+            printf("tune override: %d rows from %s\n", (int)ti.override_rows, ti.override_file);
+        if (ti.clblast)
+            printf("CLBlast %s: available (a conv2d path `clsde tune` may choose)\n",
+                   ti.clblast_version);
+        else
+            printf("CLBlast: not in this build (meson -Dclblast=enabled needs libclblast-dev); "
+                   "conv2d uses clsde's kernel only\n");
+        clsde_context_destroy(ctx);
+    }
 
     if (build) {
         clsde_context *ctx = NULL;

@@ -26,12 +26,16 @@ static void usage(FILE *f)
             "                                                  and t [N]; writes out (and score)\n"
             "  sample [--model M] [-n N] [--sampler pc|ode] [-o GRID.png] ...\n"
             "                                                  draw images (clsde sample --help)\n"
+            "  tune [--shapes PRESET | --model FILE] [--batch B] [--budget S] [--force]\n"
+            "                                                  measure conv2d parameters for this\n"
+            "                                                  device and store them (clsde tune -h)\n"
             "  version                                         print the version\n"
             "\n"
             "Device selection: --device N (index), --device NAME (substring), or the\n"
             "CLSDE_DEVICE environment variable; default: first GPU, else first CPU.\n"
-            "Kernel binaries are cached in $CLSDE_CACHE_DIR, else $XDG_CACHE_HOME/clsde,\n"
-            "else ~/.cache/clsde.\n");
+            "Kernel binaries and tuned parameters (`clsde tune`) are cached in\n"
+            "$CLSDE_CACHE_DIR, else $XDG_CACHE_HOME/clsde, else ~/.cache/clsde;\n"
+            "CLSDE_TUNE_FILE names a tune file whose rows override them.\n");
 }
 
 int cli_fail(const clsde_context *ctx, clsde_status st)
@@ -67,6 +71,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "info")) return clsde_cmd_info(argc - 1, argv + 1);
     if (!strcmp(argv[1], "forward")) return clsde_cmd_forward(argc - 1, argv + 1);
     if (!strcmp(argv[1], "sample")) return clsde_cmd_sample(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "tune")) return clsde_cmd_tune(argc - 1, argv + 1);
     fprintf(stderr, "clsde: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

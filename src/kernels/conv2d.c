@@ -1,11 +1,18 @@
 /*
  * conv2d.c — host wrappers for cl/conv2d.cl: check the shape and every buffer, choose the
- * variant (POINTWISE for plain 1x1 convolutions, one program per kernel side), set the
- * arguments, enqueue. The tiling comes from clsde_conv2d_tune_default until tune.c exists.
+ * path and tiling (the tune table's row for the shape class, else the device-property
+ * defaults), the variant (POINTWISE for plain 1x1 convolutions, one program per kernel
+ * side), set the arguments, enqueue. With CLBlast, the im2col + CLBlastSgemm path.
  */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef CLSDE_HAVE_CLBLAST
+#include <clblast_c.h>
+#endif
 
 #include "../program.h"
 #include "conv2d.h"
@@ -69,36 +76,110 @@ static int in_range(int32_t v)
     return v >= 1 && v <= 64;
 }
 
-/* Until tune.c exists. CPU (PoCL): one work-item per group, looping over 8-channel x
- * 32-pixel register tiles (16 zmm accumulators on AVX-512) of a block of up to 128 x 128;
- * the block shrinks, in powers of two so few programs are built, to fit small layers and to
- * leave at least two groups per compute unit. Measured on PoCL 3.1, 2 Skylake-AVX512 cores:
- * 3x3 128->128 at 32x32, batch 8 runs at about OpenBLAS sgemm speed (see the commit log).
- * Other devices: a conventional GPU tiling (4x4 per work-item, 8x16 work-items), correct
- * everywhere but untuned. */
+static int tile_valid(const clsde_conv2d_tune *t)
+{
+    return in_range(t->tm) && in_range(t->tn) && in_range(t->sm) && in_range(t->sn) &&
+           t->tk >= 1 && t->tk <= 512 && in_range(t->wg_m) && in_range(t->wg_n) &&
+           (t->vn == 1 || t->vn == 2 || t->vn == 4 || t->vn == 8 || t->vn == 16) &&
+           t->tn % t->vn == 0;
+}
+
+/* Why a tiling cannot run on this device, or NULL. */
+static const char *tile_unfit(const clsde_context *ctx, const clsde_conv2d_tune *t)
+{
+    const int64_t bm = (int64_t)t->wg_m * t->sm * t->tm, bn = (int64_t)t->wg_n * t->sn * t->tn;
+    if (t->wg_m * t->wg_n > ctx->info.max_work_group_size) return "work-group size";
+    if ((int64_t)t->tk * (bm + bn) * (int64_t)sizeof(float) > ctx->info.local_mem_bytes)
+        return "local memory";
+    return NULL;
+}
+
+/* Shape, flags and buffers as clsde_conv2d_enqueue_tuned checks them. */
+static clsde_status check_operands(clsde_context *ctx, const clsde_conv2d_params *p, cl_mem x,
+                                   cl_mem w, cl_mem bias, cl_mem chan_bias, cl_mem res,
+                                   cl_mem y, int32_t *flags)
+{
+    const int64_t oh = clsde_conv2d_out_h(p), ow = clsde_conv2d_out_w(p);
+    *flags = 0;
+    CLSDE_FAIL_IF(y == x || y == w, ctx, CLSDE_ERR_ARG, "conv2d: y aliases x or w");
+    CLSDE_TRY(check_buf(ctx, "conv2d", "x", x, (int64_t)p->n * p->c_in * p->h * p->w));
+    CLSDE_TRY(check_buf(ctx, "conv2d", "w", w, (int64_t)p->c_out * p->c_in * p->k * p->k));
+    CLSDE_TRY(check_buf(ctx, "conv2d", "y", y, (int64_t)p->n * p->c_out * oh * ow));
+    if (p->has_bias) {
+        CLSDE_TRY(check_buf(ctx, "conv2d", "bias", bias, p->c_out));
+        *flags |= FLAG_BIAS;
+    }
+    if (p->has_chan_bias) {
+        CLSDE_TRY(check_buf(ctx, "conv2d", "chan_bias", chan_bias, (int64_t)p->n * p->c_out));
+        *flags |= FLAG_CHAN_BIAS;
+    }
+    if (p->has_residual) {
+        CLSDE_TRY(check_buf(ctx, "conv2d", "res", res, (int64_t)p->n * p->c_out * oh * ow));
+        *flags |= FLAG_RESIDUAL;
+    }
+    return CLSDE_OK;
+}
+
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+static int pow2_floor(int v)
+{
+    int p = 1;
+    while (p * 2 <= v) p *= 2;
+    return p;
+}
+
+/* Defaults from the device's properties.
+ * CPU: one work-item per group, looping over TM-channel x 2-vector register tiles
+ * (TM 8 x 2 vectors = 16 vector accumulators, which AVX-512 and AVX2 both hold) of a
+ * block of up to 128 channels x 128 pixels; the vector is the device's preferred float
+ * width (4..16). The block shrinks, in powers of two so few programs are built, to fit
+ * small layers and to leave at least two groups per compute unit. Measured on PoCL 3.1,
+ * 2 Skylake-AVX512 cores: 3x3 128->128 at 32x32, batch 8 runs at about OpenBLAS sgemm
+ * speed (BENCHMARKS.md).
+ * Other devices: a conventional GPU tiling, 4 channels x 4 pixels per work-item (vector
+ * width min(4, preferred)) and up to 8 x 16 work-items, within the work-group limit.
+ * Either way TK shrinks until the tiles fit the local memory. */
 void clsde_conv2d_tune_default(const clsde_context *ctx, const clsde_conv2d_params *p,
                                clsde_conv2d_tune *t)
 {
     const int64_t npix = (int64_t)p->n * clsde_conv2d_out_h(p) * clsde_conv2d_out_w(p);
     const int64_t min_groups = 2 * (int64_t)(ctx->info.compute_units > 0 ? ctx->info.compute_units : 1);
+    const int pvw = ctx->info.preferred_vector_width_float;
+    const int maxwg = ctx->info.max_work_group_size > 0 ? ctx->info.max_work_group_size : 1;
     if (ctx->info.type != CLSDE_DEVICE_CPU) {
-        t->tm = 4, t->tn = 4, t->vn = 4, t->sm = 1, t->sn = 1, t->tk = 16;
+        t->vn = pvw >= 4 ? 4 : pvw >= 2 ? 2 : 1;
+        t->tm = 4, t->tn = 4, t->sm = 1, t->sn = 1, t->tk = 16;
         t->wg_m = 8, t->wg_n = 16;
-        return;
+        while (t->wg_m * t->wg_n > maxwg) {
+            if (t->wg_n > t->wg_m) t->wg_n /= 2;
+            else t->wg_m /= 2;
+        }
+    } else {
+        t->vn = pvw >= 16 ? 16 : pvw >= 4 ? pow2_floor(pvw) : 4;
+        t->tm = p->c_out < 8 ? p->c_out : 8; /* the output conv has 3 channels */
+        t->tk = 64, t->wg_m = 1, t->wg_n = 1;
+        t->tn = npix > t->vn ? 2 * t->vn : t->vn;
+        t->sm = 16, t->sn = 128 / t->tn;
+        while (t->sm > 1 && (int64_t)(t->sm / 2) * t->tm >= p->c_out) t->sm /= 2;
+        while (t->sn > 1 && (int64_t)(t->sn / 2) * t->tn >= npix) t->sn /= 2;
+        for (;;) {
+            const int64_t groups = ceil_div(npix, (int64_t)t->sn * t->tn) *
+                                   ceil_div(p->c_out, (int64_t)t->sm * t->tm);
+            if (groups >= min_groups) break;
+            if (t->sn > 1) t->sn /= 2;
+            else if (t->sm > 1) t->sm /= 2;
+            else break;
+        }
     }
-    t->tm = p->c_out < 8 ? p->c_out : 8; /* the output conv has 3 channels */
-    t->vn = 16, t->tk = 64, t->wg_m = 1, t->wg_n = 1;
-    t->tn = npix > 16 ? 32 : 16;
-    t->sm = 16, t->sn = 4;
-    while (t->sm > 1 && (int64_t)(t->sm / 2) * t->tm >= p->c_out) t->sm /= 2;
-    while (t->sn > 1 && (int64_t)(t->sn / 2) * t->tn >= npix) t->sn /= 2;
-    for (;;) {
-        const int64_t groups = ((npix + (int64_t)t->sn * t->tn - 1) / ((int64_t)t->sn * t->tn)) *
-                               ((p->c_out + (int64_t)t->sm * t->tm - 1) / ((int64_t)t->sm * t->tm));
-        if (groups >= min_groups) break;
-        if (t->sn > 1) t->sn /= 2;
-        else if (t->sm > 1) t->sm /= 2;
-        else break;
+    {
+        const int64_t bm = (int64_t)t->wg_m * t->sm * t->tm, bn = (int64_t)t->wg_n * t->sn * t->tn;
+        while (t->tk > 1 && (int64_t)t->tk * (bm + bn) * (int64_t)sizeof(float) >
+                                ctx->info.local_mem_bytes)
+            t->tk /= 2;
     }
 }
 
@@ -110,45 +191,25 @@ clsde_status clsde_conv2d_enqueue_tuned(clsde_context *ctx, const clsde_conv2d_p
     char opts[160];
     int32_t oh, ow, flags = 0;
     int pointwise;
+    const char *unfit;
     const int64_t bm = t ? (int64_t)t->wg_m * t->sm * t->tm : 0;
     const int64_t bn = t ? (int64_t)t->wg_n * t->sn * t->tn : 0;
     const float res_div = p && p->has_residual ? p->res_div : 1.0f;
 
     CLSDE_TRY(check_params(ctx, p));
     CLSDE_FAIL_IF(!t, ctx, CLSDE_ERR_ARG, "conv2d: tiling is NULL");
-    CLSDE_FAIL_IF(!in_range(t->tm) || !in_range(t->tn) || !in_range(t->sm) ||
-                      !in_range(t->sn) || !in_range(t->tk) || !in_range(t->wg_m) ||
-                      !in_range(t->wg_n) ||
-                      (t->vn != 1 && t->vn != 2 && t->vn != 4 && t->vn != 8 && t->vn != 16) ||
-                      t->tn % t->vn != 0,
-                  ctx, CLSDE_ERR_ARG,
+    CLSDE_FAIL_IF(!tile_valid(t), ctx, CLSDE_ERR_ARG,
                   "conv2d: bad tiling tm %d tn %d vn %d sm %d sn %d tk %d wg %dx%d", t->tm,
                   t->tn, t->vn, t->sm, t->sn, t->tk, t->wg_m, t->wg_n);
-    CLSDE_FAIL_IF(t->wg_m * t->wg_n > ctx->info.max_work_group_size, ctx,
-                  CLSDE_ERR_DEVICE_LIMIT, "conv2d: work-group %dx%d exceeds the device limit %d",
-                  t->wg_n, t->wg_m, ctx->info.max_work_group_size);
-    CLSDE_FAIL_IF((int64_t)t->tk * (bm + bn) * (int64_t)sizeof(float) >
-                      ctx->info.local_mem_bytes,
-                  ctx, CLSDE_ERR_DEVICE_LIMIT, "conv2d: tiling needs more local memory than %lld",
+    unfit = tile_unfit(ctx, t);
+    CLSDE_FAIL_IF(unfit, ctx, CLSDE_ERR_DEVICE_LIMIT,
+                  "conv2d: tiling tm %d tn %d vn %d sm %d sn %d tk %d wg %dx%d exceeds the "
+                  "device's %s (%d work-items, %lld bytes)", t->tm, t->tn, t->vn, t->sm, t->sn,
+                  t->tk, t->wg_m, t->wg_n, unfit, (int)ctx->info.max_work_group_size,
                   (long long)ctx->info.local_mem_bytes);
     oh = clsde_conv2d_out_h(p);
     ow = clsde_conv2d_out_w(p);
-    CLSDE_FAIL_IF(y == x || y == w, ctx, CLSDE_ERR_ARG, "conv2d: y aliases x or w");
-    CLSDE_TRY(check_buf(ctx, "conv2d", "x", x, (int64_t)p->n * p->c_in * p->h * p->w));
-    CLSDE_TRY(check_buf(ctx, "conv2d", "w", w, (int64_t)p->c_out * p->c_in * p->k * p->k));
-    CLSDE_TRY(check_buf(ctx, "conv2d", "y", y, (int64_t)p->n * p->c_out * oh * ow));
-    if (p->has_bias) {
-        CLSDE_TRY(check_buf(ctx, "conv2d", "bias", bias, p->c_out));
-        flags |= FLAG_BIAS;
-    }
-    if (p->has_chan_bias) {
-        CLSDE_TRY(check_buf(ctx, "conv2d", "chan_bias", chan_bias, (int64_t)p->n * p->c_out));
-        flags |= FLAG_CHAN_BIAS;
-    }
-    if (p->has_residual) {
-        CLSDE_TRY(check_buf(ctx, "conv2d", "res", res, (int64_t)p->n * p->c_out * oh * ow));
-        flags |= FLAG_RESIDUAL;
-    }
+    CLSDE_TRY(check_operands(ctx, p, x, w, bias, chan_bias, res, y, &flags));
 
     pointwise = p->k == 1 && p->stride == 1 && !p->pad_t && !p->pad_l && !p->pad_b && !p->pad_r;
     snprintf(opts, sizeof opts, "-DKSIZE=%d -DPOINTWISE=%d -DTM=%d -DTN=%d -DVN=%d -DSM=%d "
@@ -186,14 +247,213 @@ clsde_status clsde_conv2d_enqueue_tuned(clsde_context *ctx, const clsde_conv2d_p
     }
 }
 
+/* ------------------------------------------------------------ classes, choices */
+
+static int32_t pow2_ceil64(int64_t v)
+{
+    int64_t p = 1;
+    while (p < v && p < ((int64_t)1 << 30)) p *= 2;
+    return (int32_t)p;
+}
+
+void clsde_conv2d_class(const clsde_conv2d_params *p, char *out, size_t n)
+{
+    const int64_t ohw = (int64_t)clsde_conv2d_out_h(p) * clsde_conv2d_out_w(p);
+    snprintf(out, n, "k%d s%d ci%d co%d hw%d n%d", (int)p->k, (int)p->stride,
+             (int)pow2_ceil64(p->c_in), (int)pow2_ceil64(p->c_out), (int)pow2_ceil64(ohw),
+             (int)pow2_ceil64(ohw * p->n));
+}
+
+void clsde_conv2d_choice_format(const clsde_conv2d_choice *c, char *out, size_t n)
+{
+    const clsde_conv2d_tune *t = &c->tile;
+    if (c->path == CLSDE_CONV2D_CLBLAST) {
+        snprintf(out, n, "clblast");
+        return;
+    }
+    snprintf(out, n, "implicit tm=%d tn=%d vn=%d sm=%d sn=%d tk=%d wg_m=%d wg_n=%d", t->tm,
+             t->tn, t->vn, t->sm, t->sn, t->tk, t->wg_m, t->wg_n);
+}
+
+int clsde_conv2d_choice_parse(const char *s, clsde_conv2d_choice *c)
+{
+    static const char *const keys[8] = {"tm", "tn", "vn", "sm", "sn", "tk", "wg_m", "wg_n"};
+    char buf[256], *tok, *save = NULL;
+    int32_t vals[8];
+    int seen = 0;
+    if (!s || strlen(s) >= sizeof buf) return -1;
+    memset(c, 0, sizeof *c);
+    if (!strcmp(s, "clblast")) {
+        c->path = CLSDE_CONV2D_CLBLAST;
+        return 0;
+    }
+    strcpy(buf, s);
+    tok = strtok_r(buf, " ", &save);
+    if (!tok || strcmp(tok, "implicit") != 0) return -1;
+    while ((tok = strtok_r(NULL, " ", &save))) {
+        char *eq = strchr(tok, '='), *end;
+        long v;
+        int k;
+        if (!eq) return -1;
+        *eq = '\0';
+        for (k = 0; k < 8 && strcmp(tok, keys[k]) != 0; k++) {
+        }
+        if (k == 8 || (seen & (1 << k))) return -1;
+        v = strtol(eq + 1, &end, 10);
+        if (end == eq + 1 || *end || v < 1 || v > 512) return -1;
+        vals[k] = (int32_t)v;
+        seen |= 1 << k;
+    }
+    if (seen != 0xff) return -1;
+    c->path = CLSDE_CONV2D_IMPLICIT;
+    c->tile = (clsde_conv2d_tune){vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6],
+                                  vals[7]};
+    return tile_valid(&c->tile) ? 0 : -1;
+}
+
+int clsde_conv2d_tune_fits(const clsde_context *ctx, const clsde_conv2d_tune *t)
+{
+    return tile_valid(t) && !tile_unfit(ctx, t);
+}
+
+void clsde_conv2d_choose(clsde_context *ctx, const clsde_conv2d_params *p,
+                         clsde_conv2d_choice *c, clsde_tune_source *source)
+{
+    char cls[64], key[96];
+    clsde_tune_source src = CLSDE_TUNE_DEFAULT;
+    const char *row, *why = NULL;
+    clsde_conv2d_class(p, cls, sizeof cls);
+    row = clsde_tune_lookup(ctx, "conv2d", cls, &src);
+    if (row) {
+        if (clsde_conv2d_choice_parse(row, c) != 0) why = "does not parse";
+        else if (c->path == CLSDE_CONV2D_CLBLAST && !clsde_tune_clblast_version(NULL))
+            why = "names CLBlast, which this build lacks";
+        else if (c->path == CLSDE_CONV2D_IMPLICIT && (why = tile_unfit(ctx, &c->tile)))
+            why = !strcmp(why, "local memory") ? "exceeds the device's local memory"
+                                               : "exceeds the device's work-group size";
+        if (!why) {
+            if (source) *source = src;
+            return;
+        }
+        snprintf(key, sizeof key, "bad conv2d %s", cls);
+        clsde_tune_warn_once(ctx, CLSDE_LOG_WARNING, key,
+                             "tune row conv2d '%s' = '%s' %s; using the defaults for it", cls,
+                             row, why);
+    }
+    c->path = CLSDE_CONV2D_IMPLICIT;
+    clsde_conv2d_tune_default(ctx, p, &c->tile);
+    if (source) *source = CLSDE_TUNE_DEFAULT;
+}
+
+clsde_status clsde_conv2d_enqueue_choice(clsde_context *ctx, const clsde_conv2d_params *p,
+                                         const clsde_conv2d_choice *c, cl_mem x, cl_mem w,
+                                         cl_mem bias, cl_mem chan_bias, cl_mem res, cl_mem y)
+{
+    CLSDE_FAIL_IF(!c, ctx, CLSDE_ERR_ARG, "conv2d: choice is NULL");
+    if (c->path == CLSDE_CONV2D_CLBLAST)
+        return clsde_conv2d_enqueue_clblast(ctx, p, x, w, bias, chan_bias, res, y);
+    return clsde_conv2d_enqueue_tuned(ctx, p, &c->tile, x, w, bias, chan_bias, res, y);
+}
+
 clsde_status clsde_conv2d_enqueue(clsde_context *ctx, const clsde_conv2d_params *p, cl_mem x,
                                   cl_mem w, cl_mem bias, cl_mem chan_bias, cl_mem res,
                                   cl_mem y)
 {
-    clsde_conv2d_tune t;
+    clsde_conv2d_choice c;
     CLSDE_TRY(check_params(ctx, p));
-    clsde_conv2d_tune_default(ctx, p, &t);
-    return clsde_conv2d_enqueue_tuned(ctx, p, &t, x, w, bias, chan_bias, res, y);
+    clsde_conv2d_choose(ctx, p, &c, NULL);
+    return clsde_conv2d_enqueue_choice(ctx, p, &c, x, w, bias, chan_bias, res, y);
+}
+
+/* ------------------------------------------------------------ the CLBlast path */
+
+#ifdef CLSDE_HAVE_CLBLAST
+static const char *clblast_name(CLBlastStatusCode s)
+{
+    switch ((int)s) {
+    case CLBlastNotImplemented: return "CLBlastNotImplemented";
+    case CLBlastInvalidLocalMemUsage: return "CLBlastInvalidLocalMemUsage";
+    case CLBlastNoHalfPrecision: return "CLBlastNoHalfPrecision";
+    case CLBlastNoDoublePrecision: return "CLBlastNoDoublePrecision";
+    case CLBlastInsufficientMemoryA: return "CLBlastInsufficientMemoryA";
+    case CLBlastInsufficientMemoryB: return "CLBlastInsufficientMemoryB";
+    case CLBlastInsufficientMemoryC: return "CLBlastInsufficientMemoryC";
+    case CLBlastDatabaseError: return "CLBlastDatabaseError";
+    case CLBlastUnknownError: return "CLBlastUnknownError";
+    case CLBlastUnexpectedError: return "CLBlastUnexpectedError";
+    default: return (int)s > -1000 ? clsde_cl_errname((cl_int)s) : "a CLBlast error";
+    }
+}
+#endif
+
+clsde_status clsde_conv2d_enqueue_clblast(clsde_context *ctx, const clsde_conv2d_params *p,
+                                          cl_mem x, cl_mem w, cl_mem bias, cl_mem chan_bias,
+                                          cl_mem res, cl_mem y)
+{
+#ifdef CLSDE_HAVE_CLBLAST
+    cl_kernel k_cols, k_epi;
+    cl_mem cols, acc;
+    int32_t flags;
+    const float res_div = p && p->has_residual ? p->res_div : 1.0f;
+    CLSDE_TRY(check_params(ctx, p));
+    CLSDE_TRY(check_operands(ctx, p, x, w, bias, chan_bias, res, y, &flags));
+    {
+        const int32_t oh = clsde_conv2d_out_h(p), ow = clsde_conv2d_out_w(p), ohw = oh * ow;
+        const int32_t kdim = p->c_in * p->k * p->k, npix = p->n * ohw;
+        const cl_mem none = NULL;
+        const cl_mem bias_a = p->has_bias ? bias : none;
+        const cl_mem cb_a = p->has_chan_bias ? chan_bias : none;
+        const cl_mem res_a = p->has_residual ? res : none;
+        const size_t gcols[2] = {(size_t)npix, (size_t)kdim};
+        const size_t gepi[3] = {(size_t)ohw, (size_t)p->c_out, (size_t)p->n};
+        CLBlastStatusCode bs;
+        CLSDE_FAIL_IF((int64_t)kdim * npix > INT_MAX || (int64_t)p->c_out * npix > INT_MAX, ctx,
+                      CLSDE_ERR_ARG, "conv2d (CLBlast): im2col matrix %d x %d exceeds 2^31",
+                      (int)kdim, (int)npix);
+        CLSDE_TRY(clsde_scratch_get(ctx, 0, (size_t)kdim * npix * sizeof(float), &cols));
+        CLSDE_TRY(clsde_scratch_get(ctx, 1, (size_t)p->c_out * npix * sizeof(float), &acc));
+        CLSDE_TRY(clsde_kernel_get(ctx, FILE_, "", "im2col", &k_cols));
+        CLSDE_ARG(ctx, k_cols, 0, p->n);
+        CLSDE_ARG(ctx, k_cols, 1, p->c_in);
+        CLSDE_ARG(ctx, k_cols, 2, p->h);
+        CLSDE_ARG(ctx, k_cols, 3, p->w);
+        CLSDE_ARG(ctx, k_cols, 4, p->k);
+        CLSDE_ARG(ctx, k_cols, 5, oh);
+        CLSDE_ARG(ctx, k_cols, 6, ow);
+        CLSDE_ARG(ctx, k_cols, 7, p->stride);
+        CLSDE_ARG(ctx, k_cols, 8, p->pad_t);
+        CLSDE_ARG(ctx, k_cols, 9, p->pad_l);
+        CLSDE_ARG(ctx, k_cols, 10, x);
+        CLSDE_ARG(ctx, k_cols, 11, cols);
+        CLSDE_TRY(clsde_enqueue(ctx, k_cols, "im2col", 2, gcols, NULL));
+        /* acc [c_out, N] = w [c_out, K] x cols [K, N], row-major */
+        bs = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo,
+                          (size_t)p->c_out, (size_t)npix, (size_t)kdim, 1.0f, w, 0,
+                          (size_t)kdim, cols, 0, (size_t)npix, 0.0f, acc, 0, (size_t)npix,
+                          &ctx->queue, NULL);
+        CLSDE_FAIL_IF(bs != CLBlastSuccess, ctx, CLSDE_ERR_OPENCL,
+                      "conv2d: CLBlastSgemm(%d x %d x %d): %s (%d)", (int)p->c_out, (int)npix,
+                      (int)kdim, clblast_name(bs), (int)bs);
+        CLSDE_TRY(clsde_kernel_get(ctx, FILE_, "", "conv2d_epilogue", &k_epi));
+        CLSDE_ARG(ctx, k_epi, 0, p->n);
+        CLSDE_ARG(ctx, k_epi, 1, p->c_out);
+        CLSDE_ARG(ctx, k_epi, 2, ohw);
+        CLSDE_ARG(ctx, k_epi, 3, flags);
+        CLSDE_ARG(ctx, k_epi, 4, res_div);
+        CLSDE_ARG(ctx, k_epi, 5, acc);
+        CLSDE_ARG(ctx, k_epi, 6, bias_a);
+        CLSDE_ARG(ctx, k_epi, 7, cb_a);
+        CLSDE_ARG(ctx, k_epi, 8, res_a);
+        CLSDE_ARG(ctx, k_epi, 9, y);
+        return clsde_enqueue(ctx, k_epi, "conv2d_epilogue", 3, gepi, NULL);
+    }
+#else
+    (void)x, (void)w, (void)bias, (void)chan_bias, (void)res, (void)y;
+    CLSDE_TRY(check_params(ctx, p));
+    return clsde_error_set(ctx, CLSDE_ERR_UNSUPPORTED,
+                           "conv2d: the CLBlast path needs a build with CLBlast "
+                           "(meson setup -Dclblast=enabled, package libclblast-dev)");
+#endif
 }
 
 clsde_status clsde_dense_enqueue(clsde_context *ctx, int32_t n, int32_t in, int32_t out,
