@@ -323,33 +323,36 @@ static clsde_status run(clsde_context *ctx, bench_case *b, const clsde_conv2d_ch
                                        NULL, NULL, b->y);
 }
 
-/* Run once and compare with the reference under the checker's tolerance
- * (tests/checkkern/check_conv2d.c: 1e-6*sqrt(K) absolute + 1e-6 relative). Returns 1 when
- * it matches; otherwise 0 with the first mismatch in why. Infrastructure failures (a
- * build error, a refused launch) are returned as statuses and also reject the candidate. */
+int clsde_conv2d_outputs_match(const float *got, const float *ref, size_t n, int32_t kdim,
+                               char *why, size_t nwhy)
+{
+    const double atol = 1e-6 * sqrt((double)kdim), rtol = 1e-6;
+    for (size_t i = 0; i < n; i++) {
+        const double d = fabs((double)got[i] - (double)ref[i]);
+        if (!(d <= atol + rtol * fabs((double)ref[i]))) {
+            snprintf(why, nwhy, "output %zu: got %.9g, reference %.9g (|diff| %.3g > %.3g)", i,
+                     (double)got[i], (double)ref[i], d, atol + rtol * fabs((double)ref[i]));
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Run once and compare with the reference (clsde_conv2d_outputs_match): *ok = 1 when it
+ * matches, else 0 with the first mismatch in why. Infrastructure failures (a build error,
+ * a refused launch) come back as statuses; the caller rejects the candidate for them too. */
 static clsde_status verify(clsde_context *ctx, bench_case *b, const clsde_conv2d_choice *c,
                            int *ok, char *why, size_t nwhy)
 {
-    const double atol = 1e-6 * sqrt((double)b->kdim), rtol = 1e-6;
-    *ok = 0;
     /* Poison y so a candidate that skips outputs cannot pass on a previous one's values. */
-    {
-        const float nan = NAN;
-        CLSDE_CL(ctx, clEnqueueFillBuffer(ctx->queue, b->y, &nan, sizeof nan, 0,
-                                          b->ny * sizeof(float), 0, NULL, NULL),
-                 "clEnqueueFillBuffer");
-    }
+    const float nan = NAN;
+    *ok = 0;
+    CLSDE_CL(ctx, clEnqueueFillBuffer(ctx->queue, b->y, &nan, sizeof nan, 0,
+                                      b->ny * sizeof(float), 0, NULL, NULL),
+             "clEnqueueFillBuffer");
     CLSDE_TRY(run(ctx, b, c));
     CLSDE_TRY(clsde_buffer_read(ctx, b->y, 0, b->ny * sizeof(float), b->got));
-    for (size_t i = 0; i < b->ny; i++) {
-        const double d = fabs((double)b->got[i] - (double)b->ref[i]);
-        if (!(d <= atol + rtol * fabs((double)b->ref[i]))) {
-            snprintf(why, nwhy, "output %zu: got %.9g, reference %.9g (|diff| %.3g > %.3g)", i,
-                     (double)b->got[i], (double)b->ref[i], d, atol + rtol * fabs((double)b->ref[i]));
-            return CLSDE_OK;
-        }
-    }
-    *ok = 1;
+    *ok = clsde_conv2d_outputs_match(b->got, b->ref, b->ny, b->kdim, why, nwhy);
     return CLSDE_OK;
 }
 
@@ -602,7 +605,23 @@ static clsde_status tune_class(clsde_context *ctx, const clsde_conv2d_params *p,
         }
     }
 
-    /* 3. hill climb from the defaults: run an unseen neighbour of the current tiling,
+    /* 3. the caller's candidates */
+    for (int32_t i = 0; i < set->n_extra; i++) {
+        cand = set->extra[i];
+        if (cand.path == CLSDE_CONV2D_IMPLICIT) {
+            if (seen(v, &cand.tile)) continue;
+            v->t[v->n++] = cand.tile;
+        }
+        CLSDE_TRY_GOTO(try_one(ctx, &b, &cand, set, r, 0, &ms));
+        if (ms > 0 && ms < best_ms) {
+            best = cand, best_ms = ms;
+            clsde_conv2d_choice_format(&best, r->params, sizeof r->params);
+            SAY("    better: %s  %.3f ms (%.2fx the defaults)\n", r->params, ms,
+                r->default_ms / ms);
+        }
+    }
+
+    /* 4. hill climb from the defaults: run an unseen neighbour of the current tiling,
      * move when it is faster; once every neighbour has run, random points of the grid,
      * climbing on from any that beats the current one. */
     {

@@ -61,6 +61,8 @@ typedef struct clsde_tune_settings {
     int32_t clblast;  /* 1: also time the CLBlast path (when built with it) */
     uint64_t seed;    /* order of the random part of the search */
     FILE *progress;   /* one line per class and per notable candidate; NULL: quiet */
+    const clsde_conv2d_choice *extra; /* candidates to run in every class after the defaults */
+    int32_t n_extra;                  /* (and CLBlast), e.g. `clsde tune --try` */
 } clsde_tune_settings;
 
 /* What the search found for one shape class. */
@@ -79,6 +81,13 @@ typedef struct clsde_tune_result {
     int32_t rejected;     /* candidates that failed verification (reported, discarded) */
     double seconds;       /* search time spent on the class */
 } clsde_tune_result;
+
+/* Whether conv2d output `got` matches the reference within the kernel checker's tolerance
+ * for a reduction of length kdim (tests/checkkern/check_conv2d.c: 1e-6*sqrt(K) absolute +
+ * 1e-6 relative, for weights scaled by 1/sqrt(K)). 1 when it does; 0 with the first
+ * mismatch (index, both values) in why. NaN never matches. */
+int clsde_conv2d_outputs_match(const float *got, const float *ref, size_t n, int32_t kdim,
+                               char *why, size_t nwhy);
 
 /* Tune every shape class of `shapes` on ctx's device within the settings' budget (classes
  * in order of FLOP weight, the budget split by weight; each class's time includes its C

@@ -1,6 +1,6 @@
 /*
  * tune.c (cli) — `clsde tune [--shapes PRESET | --model FILE] [--batch B] [--budget S]
- * [--device SEL] [--force] [--no-clblast] [--seed N]`: measure conv2d tilings per shape
+ * [--device SEL] [--force] [--no-clblast] [--seed N] [--try PARAMS]`: measure conv2d tilings per shape
  * class on the selected device (src/tune_search.c) and store the winners in the device's
  * tune file, which every later context on that device and driver reads. Like `bench`, it
  * links the internal library (style.md §1).
@@ -17,14 +17,19 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: clsde tune [--shapes PRESET | --model FILE] [--batch B] [--budget SECONDS]\n"
-            "                  [--device SEL] [--force] [--no-clblast] [--seed N]\n"
+            "                  [--device SEL] [--force] [--no-clblast] [--seed N] [--try PARAMS]\n"
             "  --shapes   conv shapes of a network: cifar10-ncsnpp (default), cifar10-ddpmpp,\n"
             "             cifar10-ddpm\n"
             "  --model    the conv shapes of a clsde model file's network\n"
             "  --batch    batch size the network runs at (default 8)\n"
             "  --budget   search time in seconds for all classes (default 240)\n"
             "  --force    re-tune classes that already have a tuned row\n"
-            "  --no-clblast  do not time the CLBlast path\n");
+            "  --no-clblast  do not time the CLBlast path\n"
+            "  --try      also run this parameter string in every class (repeatable), e.g.\n"
+            "             'implicit tm=8 tn=32 vn=16 sm=16 sn=4 tk=64 wg_m=1 wg_n=1'\n"
+            "Every candidate is checked against the C reference before it is timed; the\n"
+            "winners go to the device's tune file in the cache directory. A second run keeps\n"
+            "the classes it already has unless --force.\n");
 }
 
 static int parse_int(const char *s, long lo, long hi, long *out)
@@ -52,6 +57,8 @@ int clsde_cmd_tune(int argc, char **argv)
     int rc = 1;
     double t_def = 0, t_best = 0, t_clb = 0, flops = 0;
     int all_clb = 1, skipped = 0;
+    clsde_conv2d_choice tries[16];
+    int32_t n_try = 0;
 
     memset(&set, 0, sizeof set);
     set.budget_s = 240;
@@ -86,6 +93,14 @@ int clsde_cmd_tune(int argc, char **argv)
                 return 2;
             }
             set.seed = (uint64_t)v;
+        } else if (!strcmp(argv[i], "--try") && has) {
+            if (n_try == 16 || clsde_conv2d_choice_parse(argv[++i], &tries[n_try]) != 0) {
+                fprintf(stderr, "clsde tune: --try wants a parameter string like 'implicit tm=8 "
+                                "tn=32 vn=16 sm=16 sn=4 tk=64 wg_m=1 wg_n=1' or 'clblast' "
+                                "(at most 16)\n");
+                return 2;
+            }
+            n_try++;
         } else if (!strcmp(argv[i], "--force")) {
             set.force = 1;
         } else if (!strcmp(argv[i], "--no-clblast")) {
@@ -104,6 +119,8 @@ int clsde_cmd_tune(int argc, char **argv)
         return 2;
     }
     if (!preset && !model_path) preset = "cifar10-ncsnpp";
+    set.extra = tries;
+    set.n_extra = n_try;
 
     st = clsde_context_create(&params, &ctx);
     if (st != CLSDE_OK) return cli_fail(NULL, st);

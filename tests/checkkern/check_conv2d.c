@@ -1,7 +1,8 @@
 /*
  * check_conv2d.c — conv2d (every padding/stride variant of the networks, random general
- * ones, each epilogue part, y == res in place, random tilings) and dense, against
- * src/ref/conv2d_ref.c.
+ * ones, each epilogue part, y == res in place, random tilings, the CLBlast path when built
+ * with it, and every parameter set of the context's tune table: the device's tuned rows
+ * and a CLSDE_TUNE_FILE override) and dense, against src/ref/conv2d_ref.c.
  *
  * Tolerance: inputs are U(-1, 1), weights U(-1, 1)/sqrt(K) (K = c_in*k*k, the reduction
  * length), so outputs are O(1). A float sum of K such terms is off by about
@@ -12,10 +13,12 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "checkkern.h"
 #include "kernels/conv2d.h"
 #include "ref/conv2d_ref.h"
+#include "tune.h"
 
 enum variant { V_SAME3, V_DOWN_FIR, V_DOWN_DDPM, V_1X1, V_GENERAL, V_COUNT };
 
@@ -81,9 +84,9 @@ static void random_params(checkkern *c, enum variant v, clsde_conv2d_params *p)
     }
 }
 
-/* One run; tune NULL: the default entry point. */
-static void check_one(checkkern *c, const clsde_conv2d_params *p, const clsde_conv2d_tune *tune,
-                      int in_place, const char *label)
+/* One run; choice NULL: the default entry point (which consults the tune table). */
+static void check_one(checkkern *c, const clsde_conv2d_params *p,
+                      const clsde_conv2d_choice *choice, int in_place, const char *label)
 {
     const int oh = clsde_conv2d_out_h(p), ow = clsde_conv2d_out_w(p);
     const int kdim = p->c_in * p->k * p->k;
@@ -94,12 +97,13 @@ static void check_one(checkkern *c, const clsde_conv2d_params *p, const clsde_co
     float *x = ck_alloc(nx), *w = ck_alloc(nw), *bias = ck_alloc(p->c_out);
     float *cb = ck_alloc(ncb), *res = ck_alloc(ny), *got = ck_alloc(ny), *ref = ck_alloc(ny);
     ck_buf bx, bw, bb, bcb, bres, by;
-    char shape[320], tiling[96] = "";
+    char shape[448], tiling[200] = "";
     clsde_status st;
 
-    if (tune)
-        snprintf(tiling, sizeof tiling, " tile tm%d tn%d vn%d sm%d sn%d tk%d wg%dx%d", tune->tm,
-                 tune->tn, tune->vn, tune->sm, tune->sn, tune->tk, tune->wg_m, tune->wg_n);
+    if (choice) {
+        tiling[0] = ' ';
+        clsde_conv2d_choice_format(choice, tiling + 1, sizeof tiling - 1);
+    }
     snprintf(shape, sizeof shape,
              "%s n%d c_in%d %dx%d -> c_out%d %dx%d k%d s%d pad %d,%d,%d,%d%s%s%s res_div %g%s%s",
              label, p->n, p->c_in, p->h, p->w, p->c_out, oh, ow, p->k, p->stride, p->pad_t,
@@ -127,9 +131,9 @@ static void check_one(checkkern *c, const clsde_conv2d_params *p, const clsde_co
         const cl_mem b_res = p->has_residual ? bres.mem : NULL;
         const cl_mem b_y = in_place ? bres.mem : by.mem;
         const ck_buf *out = in_place ? &bres : &by;
-        if (tune)
-            st = clsde_conv2d_enqueue_tuned(c->ctx, p, tune, bx.mem, bw.mem, b_bias, b_cb, b_res,
-                                            b_y);
+        if (choice)
+            st = clsde_conv2d_enqueue_choice(c->ctx, p, choice, bx.mem, bw.mem, b_bias, b_cb,
+                                             b_res, b_y);
         else
             st = clsde_conv2d_enqueue(c->ctx, p, bx.mem, bw.mem, b_bias, b_cb, b_res, b_y);
         if (!ck_status(c, st, shape) && !ck_download(c, out, got, shape))
@@ -217,12 +221,80 @@ static void check_errors(checkkern *c)
     ck_free(&bx), ck_free(&bw), ck_free(&by);
 }
 
+/* A random shape of the variant that matches a tune row's class (k, stride). */
+static enum variant class_variant(checkkern *c, const char *cls)
+{
+    int k = 0, stride = 0;
+    if (sscanf(cls, "k%d s%d", &k, &stride) != 2) return V_GENERAL;
+    if (k == 1 && stride == 1) return V_1X1;
+    if (k == 3 && stride == 1) return V_SAME3;
+    if (k == 3 && stride == 2) return ck_randint(c, 0, 1) ? V_DOWN_FIR : V_DOWN_DDPM;
+    return V_GENERAL;
+}
+
+/* Every distinct (parameter set, kernel side) of the context's tune table (override and
+ * tuned rows) on random shapes of its class's variant (k and stride as in the class, the
+ * rest random, edges included): whatever `clsde tune` stored must be correct on every
+ * shape it may be used for, not only on the one it was measured on. Under Oclgrind
+ * (small) the first three. A new parameter set builds a program, so the full run takes
+ * about a second per set on a loaded 2-core PoCL machine. */
+static void check_tune_table(checkkern *c)
+{
+    const clsde_tune_table *tables[2];
+    char seen[128][200];
+    int n_seen = 0, rows = 0;
+    if (clsde_tune_load(c->ctx) != CLSDE_OK) {
+        ck_status(c, CLSDE_ERR_NOMEM, "loading the tune table");
+        return;
+    }
+    tables[0] = &c->ctx->tune->override;
+    tables[1] = &c->ctx->tune->tuned;
+    for (int t = 0; t < 2; t++) {
+        for (int32_t i = 0; i < tables[t]->n; i++) {
+            const clsde_tune_row *r = &tables[t]->rows[i];
+            clsde_conv2d_choice ch;
+            clsde_conv2d_params p;
+            char label[128], key[200];
+            int dup = 0, k = 0;
+            if (strcmp(r->op, "conv2d") != 0) continue;
+            rows++;
+            sscanf(r->cls, "k%d", &k);
+            snprintf(key, sizeof key, "k%d %s", k, r->params);
+            for (int j = 0; j < n_seen; j++) dup |= !strcmp(seen[j], key);
+            if (dup || n_seen == (c->small ? 3 : 128)) continue;
+            snprintf(seen[n_seen++], sizeof seen[0], "%s", key);
+            if (clsde_conv2d_choice_parse(r->params, &ch) != 0) {
+                fprintf(stderr, "FAIL conv2d: tune row '%s' = '%s' does not parse\n", r->cls,
+                        r->params);
+                c->failures++;
+                continue;
+            }
+            if (ch.path == CLSDE_CONV2D_CLBLAST && !clsde_tune_clblast_version(NULL)) continue;
+            if (ch.path == CLSDE_CONV2D_IMPLICIT && !clsde_conv2d_tune_fits(c->ctx, &ch.tile))
+                continue; /* clsde_conv2d_choose never uses it on this device */
+            snprintf(label, sizeof label, "%s row '%s'", t ? "tuned" : "override", r->cls);
+            for (int rep = 0; rep < (c->small ? 1 : 3); rep++) {
+                const enum variant v = class_variant(c, r->cls);
+                random_params(c, v, &p);
+                if (v == V_GENERAL) p.k = k > 0 && k <= 5 ? k : p.k;
+                if (p.h + p.pad_t + p.pad_b < p.k) p.h = p.k;
+                if (p.w + p.pad_l + p.pad_r < p.k) p.w = p.k;
+                check_one(c, &p, &ch, p.has_residual && ck_randint(c, 0, 1), label);
+            }
+        }
+    }
+    if (rows)
+        printf("conv2d: %d tune row%s, %d distinct parameter set%s checked%s\n", rows,
+               rows == 1 ? "" : "s", n_seen, n_seen == 1 ? "" : "s",
+               c->small && n_seen == 3 ? " (the first 3 under CLSDE_TEST_SMALL)" : "");
+}
+
 void check_conv2d(checkkern *c)
 {
     const int reps = c->small ? 2 : 4;
     const int tunings = c->small ? 3 : 4;
     clsde_conv2d_params p;
-    clsde_conv2d_tune t;
+    clsde_conv2d_choice ch;
 
     for (int r = 0; r < reps; r++) {
         for (int v = 0; v < V_COUNT; v++) {
@@ -239,11 +311,21 @@ void check_conv2d(checkkern *c)
     p.c_in = 1;
     check_one(c, &p, NULL, 0, "1x1 on 1x1, c_in 1");
     /* Tilings other than the default: every one must be correct for the tuner to pick. */
+    ch.path = CLSDE_CONV2D_IMPLICIT;
     for (int r = 0; r < tunings; r++) {
-        random_tune(c, &t);
+        random_tune(c, &ch.tile);
         random_params(c, (enum variant)ck_randint(c, 0, V_COUNT - 1), &p);
-        check_one(c, &p, &t, p.has_residual && ck_randint(c, 0, 1), "tuned");
+        check_one(c, &p, &ch, p.has_residual && ck_randint(c, 0, 1), "tuned");
     }
+    /* The CLBlast path (im2col, CLBlastSgemm, epilogue) on every variant, in place too. */
+    if (clsde_tune_clblast_version(NULL)) {
+        ch.path = CLSDE_CONV2D_CLBLAST;
+        for (int v = 0; v < V_COUNT; v++) {
+            random_params(c, (enum variant)v, &p);
+            check_one(c, &p, &ch, p.has_residual && ck_randint(c, 0, 1), variant_name[v]);
+        }
+    }
+    check_tune_table(c);
     for (int r = 0; r < (c->small ? 2 : 8); r++) check_dense(c);
     check_errors(c);
 }
