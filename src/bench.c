@@ -18,6 +18,7 @@
 #include "kernels/rng.h"
 #include "kernels/sde_step.h"
 #include "program.h"
+#include "tune_search.h"
 
 #ifdef CLSDE_HAVE_OPENBLAS
 #include <cblas.h>
@@ -322,7 +323,8 @@ static const int conv_shapes[][9] = {
 typedef struct conv_arg {
     clsde_conv2d_params p;
     cl_mem x, w, bias, y;
-    int dense_in, dense_out; /* > 0: time the Linear instead */
+    int dense_in, dense_out;           /* > 0: time the Linear instead */
+    const clsde_conv2d_choice *choice; /* NULL: clsde_conv2d_enqueue (the tune table's) */
 } conv_arg;
 
 static clsde_status run_conv(clsde_context *ctx, void *q)
@@ -331,11 +333,17 @@ static clsde_status run_conv(clsde_context *ctx, void *q)
     if (a->dense_in > 0)
         return clsde_dense_enqueue(ctx, a->p.n, a->dense_in, a->dense_out, a->x, a->w, a->bias,
                                    a->y);
+    if (a->choice)
+        return clsde_conv2d_enqueue_choice(ctx, &a->p, a->choice, a->x, a->w, a->bias, NULL,
+                                           NULL, a->y);
     return clsde_conv2d_enqueue(ctx, &a->p, a->x, a->w, a->bias, NULL, NULL, a->y);
 }
 
+/* Time each of n choices (NULL entries: the network's entry point) on one set of buffers;
+ * ms[i] per call. */
 static clsde_status bench_conv_case(clsde_bench *b, conv_arg *a, size_t nx, size_t nw,
-                                    size_t nb, size_t ny, double *ms)
+                                    size_t nb, size_t ny, const clsde_conv2d_choice *const *choices,
+                                    int n, double *ms)
 {
     const size_t nmax = nx > nw ? (nx > ny ? nx : ny) : (nw > ny ? nw : ny);
     float *host = malloc(nmax * sizeof(float));
@@ -350,15 +358,64 @@ static clsde_status bench_conv_case(clsde_bench *b, conv_arg *a, size_t nx, size
     if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a->x, 0, nx * sizeof(float), host);
     if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a->w, 0, nw * sizeof(float), host);
     if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a->bias, 0, nb * sizeof(float), host);
-    if (st == CLSDE_OK) st = clsde_bench_time(b, run_conv, a, ms);
+    for (int i = 0; i < n && st == CLSDE_OK; i++) {
+        a->choice = choices[i];
+        st = clsde_bench_time(b, run_conv, a, &ms[i]);
+    }
+    a->choice = NULL;
     free(host);
     clsde_buffer_release(a->x), clsde_buffer_release(a->w);
     clsde_buffer_release(a->bias), clsde_buffer_release(a->y);
     return st;
 }
 
+/* One conv shape timed every way that matters, against the OpenBLAS roof of the same run:
+ * [0] the network's entry point (tune table, else defaults), [1] the device-property
+ * defaults (timed only when the table chose otherwise; else = [0]), [2] the CLBlast path,
+ * im2col + CLBlastSgemm + epilogue, the whole conv (0 without CLBlast). */
+typedef struct conv_times {
+    double ms[3];
+    double flop, roof; /* roof: OpenBLAS GFLOP/s on the implicit GEMM */
+    int tuned;         /* [0] came from the tune table and differs from the defaults */
+} conv_times;
+
+static clsde_status time_conv(clsde_bench *b, const clsde_conv2d_params *p, conv_times *t)
+{
+    const int oh = clsde_conv2d_out_h(p), ow = clsde_conv2d_out_w(p);
+    const int kdim = p->c_in * p->k * p->k;
+    clsde_conv2d_choice table, def, clb;
+    clsde_tune_source src;
+    const clsde_conv2d_choice *choices[3];
+    double ms[3] = {0, 0, 0};
+    int n = 0;
+    conv_arg a;
+    memset(&a, 0, sizeof a);
+    memset(t, 0, sizeof *t);
+    a.p = *p;
+    clsde_conv2d_choose(b->ctx, p, &table, &src);
+    def.path = CLSDE_CONV2D_IMPLICIT;
+    clsde_conv2d_tune_default(b->ctx, p, &def.tile);
+    clb.path = CLSDE_CONV2D_CLBLAST;
+    t->tuned = src != CLSDE_TUNE_DEFAULT && memcmp(&table, &def, sizeof def) != 0;
+    choices[n++] = NULL;
+    if (t->tuned) choices[n++] = &def;
+    if (clsde_tune_clblast_version(NULL)) choices[n++] = &clb;
+    CLSDE_TRY(bench_conv_case(b, &a, (size_t)p->n * p->c_in * p->h * p->w,
+                              (size_t)p->c_out * kdim, (size_t)p->c_out,
+                              (size_t)p->n * p->c_out * oh * ow, choices, n, ms));
+    t->ms[0] = ms[0];
+    t->ms[1] = t->tuned ? ms[1] : ms[0];
+    t->ms[2] = clsde_tune_clblast_version(NULL) ? ms[n - 1] : 0;
+    t->flop = 2.0 * p->c_out * kdim * (double)oh * ow * p->n;
+    t->roof = clsde_bench_sgemm_gflops(b, p->c_out, p->n * oh * ow, kdim);
+    return CLSDE_OK;
+}
+
 /* Work: 2 c_out c_in k^2 oh ow FLOP per image; roof: OpenBLAS sgemm on the implicit GEMM
- * (M = c_out, N = batch*oh*ow, K = c_in k^2), measured now. */
+ * (M = c_out, N = batch*oh*ow, K = c_in k^2), measured now. Rows: conv2d (what the network
+ * runs: the tune table's choice, else the defaults), conv2d_default (the defaults, when
+ * the table chose otherwise), conv2d_clblast (im2col + CLBlastSgemm + epilogue; with
+ * CLBlast). */
 static clsde_status bench_conv2d(clsde_bench *b)
 {
     static const int dense_shapes[][2] = {{256, 512}, {512, 512}, {512, 256}};
@@ -366,24 +423,24 @@ static clsde_status bench_conv2d(clsde_bench *b)
         for (size_t s = 0; s < sizeof conv_shapes / sizeof *conv_shapes; s++) {
             const int *d = conv_shapes[s];
             for (int bi = 0; bi < b->n_batches; bi++) {
-                conv_arg a;
-                int oh, ow;
-                double ms = 0, flop, roof;
+                clsde_conv2d_params p;
+                conv_times t;
                 char shape[64];
-                memset(&a, 0, sizeof a);
-                a.p.n = b->batches[bi], a.p.c_in = d[0], a.p.h = a.p.w = d[1];
-                a.p.c_out = d[2], a.p.k = d[3], a.p.stride = d[4];
-                a.p.pad_t = d[5], a.p.pad_l = d[6], a.p.pad_b = d[7], a.p.pad_r = d[8];
-                a.p.has_bias = 1, a.p.res_div = 1.0f;
-                oh = clsde_conv2d_out_h(&a.p), ow = clsde_conv2d_out_w(&a.p);
-                CLSDE_TRY(bench_conv_case(b, &a, (size_t)a.p.n * d[0] * d[1] * d[1],
-                                          (size_t)d[2] * d[0] * d[3] * d[3], (size_t)d[2],
-                                          (size_t)a.p.n * d[2] * oh * ow, &ms));
-                flop = 2.0 * d[2] * d[0] * d[3] * d[3] * (double)oh * ow * a.p.n;
-                roof = clsde_bench_sgemm_gflops(b, d[2], a.p.n * oh * ow, d[0] * d[3] * d[3]);
-                snprintf(shape, sizeof shape, "%dx%dx%d->%dk%ds%d", a.p.n, d[0], d[1], d[2],
-                         d[3], d[4]);
-                clsde_bench_row(b, "conv2d", shape, ms, flop, "GFLOP/s", roof);
+                memset(&p, 0, sizeof p);
+                p.n = b->batches[bi], p.c_in = d[0], p.h = p.w = d[1];
+                p.c_out = d[2], p.k = d[3], p.stride = d[4];
+                p.pad_t = d[5], p.pad_l = d[6], p.pad_b = d[7], p.pad_r = d[8];
+                p.has_bias = 1, p.res_div = 1.0f;
+                CLSDE_TRY(time_conv(b, &p, &t));
+                snprintf(shape, sizeof shape, "%dx%dx%d->%dk%ds%d", p.n, d[0], d[1], d[2], d[3],
+                         d[4]);
+                clsde_bench_row(b, "conv2d", shape, t.ms[0], t.flop, "GFLOP/s", t.roof);
+                if (t.tuned)
+                    clsde_bench_row(b, "conv2d_default", shape, t.ms[1], t.flop, "GFLOP/s",
+                                    t.roof);
+                if (t.ms[2] > 0)
+                    clsde_bench_row(b, "conv2d_clblast", shape, t.ms[2], t.flop, "GFLOP/s",
+                                    t.roof);
             }
         }
     }
@@ -391,18 +448,92 @@ static clsde_status bench_conv2d(clsde_bench *b)
         for (size_t s = 0; s < sizeof dense_shapes / sizeof *dense_shapes; s++) {
             const int in = dense_shapes[s][0], out = dense_shapes[s][1];
             for (int bi = 0; bi < b->n_batches; bi++) {
+                const clsde_conv2d_choice *none = NULL;
                 conv_arg a;
                 double ms = 0;
                 char shape[64];
                 memset(&a, 0, sizeof a);
                 a.p.n = b->batches[bi], a.dense_in = in, a.dense_out = out;
                 CLSDE_TRY(bench_conv_case(b, &a, (size_t)a.p.n * in, (size_t)out * in,
-                                          (size_t)out, (size_t)a.p.n * out, &ms));
+                                          (size_t)out, (size_t)a.p.n * out, &none, 1, &ms));
                 snprintf(shape, sizeof shape, "%dx%d->%d", a.p.n, in, out);
                 clsde_bench_row(b, "dense", shape, ms, 2.0 * in * out * a.p.n, "GFLOP/s",
                                 clsde_bench_sgemm_gflops(b, out, a.p.n, in));
             }
         }
+    }
+    return CLSDE_OK;
+}
+
+/* conv2d_net: every conv of the CIFAR-10 NCSN++ network (ve/cifar10_ncsnpp_continuous,
+ * networks.md §2.5, the shapes and counts of tune_search.c's walk), each distinct shape
+ * timed as time_conv does, then totals over one forward pass weighted by how often the
+ * network runs each shape. Rows per shape: conv2d_net (the tune table's choice),
+ * conv2d_net_default (the defaults, when they differ), conv2d_net_clblast; the shape says
+ * "x<runs>". Totals (rows conv2d_net_total*): ms = sum of runs x ms, rate = FLOP / that,
+ * roof = the same for OpenBLAS, so the ratio is OpenBLAS time / our time over the pass;
+ * the text summary adds the FLOP-weighted mean of the per-shape ratios. Not part of the
+ * default run (`--kernel conv2d_net`): about a minute per batch size. */
+static clsde_status bench_conv2d_net(clsde_bench *b)
+{
+    if (!b->filter || strcmp(b->filter, "conv2d_net") != 0) return CLSDE_OK;
+    for (int bi = 0; bi < b->n_batches; bi++) {
+        clsde_conv_shapes shapes = {NULL, 0, 0};
+        double flop = 0, t_ours = 0, t_def = 0, t_clb = 0, t_blas = 0;
+        double wr_ours = 0, wr_def = 0, wr_clb = 0;
+        clsde_status st;
+        CLSDE_TRY(clsde_conv_shapes_preset(b->ctx, "cifar10-ncsnpp", b->batches[bi], &shapes));
+        for (int32_t i = 0; i < shapes.n; i++) {
+            const clsde_conv2d_params *p = &shapes.s[i].p;
+            const double c = shapes.s[i].count;
+            conv_times t;
+            char shape[64];
+            st = time_conv(b, p, &t);
+            if (st != CLSDE_OK) {
+                clsde_conv_shapes_free(&shapes);
+                return st;
+            }
+            snprintf(shape, sizeof shape, "%dx%dx%d->%dk%ds%d x%d", (int)p->n, (int)p->c_in,
+                     (int)p->h, (int)p->c_out, (int)p->k, (int)p->stride, (int)c);
+            clsde_bench_row(b, "conv2d_net", shape, t.ms[0], t.flop, "GFLOP/s", t.roof);
+            if (t.tuned)
+                clsde_bench_row(b, "conv2d_net_default", shape, t.ms[1], t.flop, "GFLOP/s",
+                                t.roof);
+            if (t.ms[2] > 0)
+                clsde_bench_row(b, "conv2d_net_clblast", shape, t.ms[2], t.flop, "GFLOP/s",
+                                t.roof);
+            flop += c * t.flop;
+            t_ours += c * t.ms[0], t_def += c * t.ms[1], t_clb += c * t.ms[2];
+            if (t.roof > 0) {
+                const double blas_ms = t.flop / (t.roof * 1e9) * 1e3;
+                t_blas += c * blas_ms;
+                wr_ours += c * t.flop * blas_ms / t.ms[0];
+                wr_def += c * t.flop * blas_ms / t.ms[1];
+                if (t.ms[2] > 0) wr_clb += c * t.flop * blas_ms / t.ms[2];
+            }
+        }
+        {
+            char shape[64];
+            const double roof = t_blas > 0 ? flop / (t_blas * 1e-3) / 1e9 : 0;
+            snprintf(shape, sizeof shape, "%dx NCSN++ forward", b->batches[bi]);
+            clsde_bench_row(b, "conv2d_net_total", shape, t_ours, flop, "GFLOP/s", roof);
+            clsde_bench_row(b, "conv2d_net_total_default", shape, t_def, flop, "GFLOP/s", roof);
+            if (t_clb > 0)
+                clsde_bench_row(b, "conv2d_net_total_clblast", shape, t_clb, flop, "GFLOP/s",
+                                roof);
+            if (!b->json)
+                fprintf(b->out,
+                        "conv2d_net batch %d: %d shapes, %.1f GFLOP per forward; conv time "
+                        "%.1f ms as tuned, %.1f ms with the defaults, %.1f ms OpenBLAS%s%.1f%s; "
+                        "FLOP-weighted mean ratio to OpenBLAS: tuned %.1f%%, defaults %.1f%%"
+                        "%s%.1f%s\n",
+                        b->batches[bi], (int)shapes.n, flop / 1e9, t_ours, t_def, t_blas,
+                        t_clb > 0 ? ", CLBlast path " : "", t_clb > 0 ? t_clb : 0.0,
+                        t_clb > 0 ? " ms" : "", flop > 0 ? 100 * wr_ours / flop : 0.0,
+                        flop > 0 ? 100 * wr_def / flop : 0.0, t_clb > 0 ? ", CLBlast " : "",
+                        t_clb > 0 && flop > 0 ? 100 * wr_clb / flop : 0.0, t_clb > 0 ? "%" : "");
+        }
+        clsde_conv_shapes_free(&shapes);
     }
     return CLSDE_OK;
 }
@@ -577,6 +708,7 @@ clsde_status clsde_bench_kernels(clsde_bench *b)
     CLSDE_TRY(bench_elementwise(b));
     CLSDE_TRY(bench_attention(b));
     CLSDE_TRY(bench_conv2d(b));
+    CLSDE_TRY(bench_conv2d_net(b));
     CLSDE_TRY(bench_sde(b));
     CLSDE_TRY(bench_resample(b));
     if (b->json) fputs("\n]\n", b->out);
