@@ -603,6 +603,7 @@ static clsde_status tune_class(clsde_context *ctx, const clsde_conv2d_params *p,
         free(v);
         return st;
     }
+    SAY("    C reference: %.1f s\n", now() - t0);
     make_space(ctx, &s);
 
     /* 1. the defaults: the baseline every other candidate must beat */
@@ -621,7 +622,7 @@ static clsde_status tune_class(clsde_context *ctx, const clsde_conv2d_params *p,
     if (set->clblast && clsde_tune_clblast_version(NULL)) {
         memset(&cand, 0, sizeof cand);
         cand.path = CLSDE_CONV2D_CLBLAST;
-        CLSDE_TRY_GOTO(try_one(ctx, &b, &cand, set, r, 0, &ms));
+        CLSDE_TRY_GOTO(try_one(ctx, &b, &cand, set, r, 3 * r->default_ms, &ms));
         r->clblast_ms = ms;
         SAY("    clblast: %.3f ms (%.2fx the defaults)\n", ms, ms > 0 ? r->default_ms / ms : 0);
     }

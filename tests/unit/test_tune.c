@@ -615,8 +615,98 @@ static void test_tune_end_to_end(void **state)
     clsde_conv_shapes_free(&s);
 }
 
-int main(void)
+/* ---- --models DIR: the walk against real checkpoints ---- */
+
+typedef struct conv_key {
+    int64_t c_out, c_in, k;
+} conv_key;
+
+static int key_cmp(const void *a, const void *b)
 {
+    const conv_key *x = a, *y = b;
+    if (x->c_out != y->c_out) return x->c_out < y->c_out ? -1 : 1;
+    if (x->c_in != y->c_in) return x->c_in < y->c_in ? -1 : 1;
+    return x->k < y->k ? -1 : x->k > y->k;
+}
+
+static int ends_with(const char *s, const char *tail)
+{
+    const size_t n = strlen(s), m = strlen(tail);
+    return n >= m && !strcmp(s + n - m, tail);
+}
+
+/* Every conv weight of the file (4-D "*.weight" [c_out, c_in, k, k]; NIN "*.W" [c_in, c_out]
+ * run as 1x1 convs) must be one run of the walk of its config, and the other way round:
+ * each conv module runs once per forward pass. Returns the number of mismatches. */
+static int check_model_walk(const char *path)
+{
+    clsde_model *m = NULL;
+    clsde_conv_shapes s = {NULL, 0, 0};
+    conv_key a[4096], b[4096];
+    int na = 0, nb = 0, bad = 0;
+    if (clsde_model_file_load(NULL, path, &m) != CLSDE_OK) {
+        printf("FAIL %s: %s\n", path, clsde_last_error(NULL));
+        return 1;
+    }
+    for (int32_t i = 0; i < m->st.n_tensors && na < 4096; i++) {
+        const clsde_st_tensor *t = &m->st.tensors[i];
+        if (t->ndim == 4 && ends_with(t->name, ".weight"))
+            a[na++] = (conv_key){t->shape[0], t->shape[1], t->shape[2]};
+        else if (t->ndim == 2 && ends_with(t->name, ".W") && strstr(t->name, "NIN_"))
+            a[na++] = (conv_key){t->shape[1], t->shape[0], 1};
+    }
+    if (clsde_conv_shapes_config(NULL, &m->cfg, 1, &s) != CLSDE_OK) {
+        printf("FAIL %s: walk: %s\n", path, clsde_last_error(NULL));
+        clsde_model_file_destroy(m);
+        return 1;
+    }
+    for (int32_t i = 0; i < s.n; i++)
+        for (int32_t j = 0; j < s.s[i].count && nb < 4096; j++)
+            b[nb++] = (conv_key){s.s[i].p.c_out, s.s[i].p.c_in, s.s[i].p.k};
+    qsort(a, (size_t)na, sizeof *a, key_cmp);
+    qsort(b, (size_t)nb, sizeof *b, key_cmp);
+    if (na != nb) {
+        printf("FAIL %s: %d conv weights in the file, %d convs in the walk\n", path, na, nb);
+        bad++;
+    }
+    for (int i = 0; i < na && i < nb && !bad; i++)
+        if (key_cmp(&a[i], &b[i]) != 0) {
+            printf("FAIL %s: file has [%lld,%lld,k%lld] where the walk has [%lld,%lld,k%lld]\n",
+                   path, (long long)a[i].c_out, (long long)a[i].c_in, (long long)a[i].k,
+                   (long long)b[i].c_out, (long long)b[i].c_in, (long long)b[i].k);
+            bad++;
+        }
+    if (!bad) printf("ok %s: %d convs (%d distinct shapes)\n", path, na, (int)s.n);
+    clsde_conv_shapes_free(&s);
+    clsde_model_file_destroy(m);
+    return bad;
+}
+
+static int run_models(const char *dir_path)
+{
+    char cmd[600], line[1024];
+    FILE *ls;
+    int bad = 0, n = 0;
+    snprintf(cmd, sizeof cmd, "ls '%s'/*.safetensors 2>/dev/null", dir_path);
+    ls = popen(cmd, "r");
+    if (!ls) return 2;
+    while (fgets(line, sizeof line, ls)) {
+        line[strcspn(line, "\n")] = '\0';
+        bad += check_model_walk(line);
+        n++;
+    }
+    pclose(ls);
+    if (!n) {
+        printf("no .safetensors files in %s\n", dir_path);
+        return 1;
+    }
+    return bad ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "--models")) return run_models(argv[2]);
+    {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_ignored, setup, teardown),
@@ -631,4 +721,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tune_end_to_end, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
+    }
 }
