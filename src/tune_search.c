@@ -260,12 +260,19 @@ static uint64_t next_rand(uint64_t *s)
 }
 
 /* The device buffers and reference output of one class's representative shape. */
+/* The reference covers the first and the last image of the batch: the batch is folded into
+ * the GEMM's N, so they hold the first and the last pixel tile and image boundaries inside
+ * tiles, which is where a tiling goes wrong; the kernel checker runs every tuned tiling on
+ * whole random batches, and verify() requires every other output to have been written.
+ * (The full batch-8 reference of the largest class is ~5 GMAC in double: most of a class's
+ * budget on a 2-core machine.) */
 typedef struct bench_case {
     clsde_conv2d_params p;
     cl_mem x, w, bias, y;
-    float *ref;  /* [ny] */
-    float *got;  /* [ny] */
-    size_t ny;
+    float *ref;      /* [2][per_image]: images 0 and n-1 */
+    float *got;      /* [ny] */
+    size_t ny;       /* n * c_out * oh * ow */
+    size_t per_image;
     int32_t kdim;
 } bench_case;
 
@@ -291,9 +298,10 @@ static clsde_status case_init(clsde_context *ctx, const clsde_conv2d_params *p, 
     memset(b, 0, sizeof *b);
     b->p = *p;
     b->kdim = p->c_in * p->k * p->k;
-    b->ny = (size_t)p->n * p->c_out * oh * ow;
+    b->per_image = (size_t)p->c_out * oh * ow;
+    b->ny = (size_t)p->n * b->per_image;
     x = malloc(nx * sizeof *x), w = malloc(nw * sizeof *w), bias = malloc(p->c_out * sizeof *bias);
-    b->ref = malloc(b->ny * sizeof *b->ref), b->got = malloc(b->ny * sizeof *b->got);
+    b->ref = malloc(2 * b->per_image * sizeof *b->ref), b->got = malloc(b->ny * sizeof *b->got);
     CLSDE_GOTO_IF(!x || !w || !bias || !b->ref || !b->got, ctx, CLSDE_ERR_NOMEM,
                   "out of memory (tune case)");
 #define U01() ((float)((double)(next_rand(&s) >> 11) * (1.0 / 9007199254740992.0)))
@@ -301,7 +309,14 @@ static clsde_status case_init(clsde_context *ctx, const clsde_conv2d_params *p, 
     for (size_t i = 0; i < nw; i++) w[i] = (2.0f * U01() - 1.0f) / sqrtf((float)b->kdim);
     for (int32_t i = 0; i < p->c_out; i++) bias[i] = 2.0f * U01() - 1.0f;
 #undef U01
-    clsde_conv2d_ref(p, x, w, p->has_bias ? bias : NULL, NULL, NULL, b->ref);
+    {
+        clsde_conv2d_params one = *p;
+        const size_t x_image = (size_t)p->c_in * p->h * p->w;
+        one.n = 1;
+        clsde_conv2d_ref(&one, x, w, p->has_bias ? bias : NULL, NULL, NULL, b->ref);
+        clsde_conv2d_ref(&one, x + (size_t)(p->n - 1) * x_image, w, p->has_bias ? bias : NULL,
+                         NULL, NULL, b->ref + b->per_image);
+    }
     CLSDE_TRY_GOTO(clsde_buffer_create(ctx, nx * sizeof(float), &b->x));
     CLSDE_TRY_GOTO(clsde_buffer_create(ctx, nw * sizeof(float), &b->w));
     CLSDE_TRY_GOTO(clsde_buffer_create(ctx, (size_t)p->c_out * sizeof(float), &b->bias));
@@ -338,21 +353,40 @@ int clsde_conv2d_outputs_match(const float *got, const float *ref, size_t n, int
     return 1;
 }
 
-/* Run once and compare with the reference (clsde_conv2d_outputs_match): *ok = 1 when it
- * matches, else 0 with the first mismatch in why. Infrastructure failures (a build error,
- * a refused launch) come back as statuses; the caller rejects the candidate for them too. */
+/* Run once and compare images 0 and n-1 with the reference (clsde_conv2d_outputs_match),
+ * every other output must be finite (y is NaN-poisoned first, so a skipped output shows):
+ * *ok = 1 when all holds, else 0 with the first problem in why. Infrastructure failures (a
+ * build error, a refused launch) come back as statuses; the caller rejects the candidate
+ * for them too. */
 static clsde_status verify(clsde_context *ctx, bench_case *b, const clsde_conv2d_choice *c,
                            int *ok, char *why, size_t nwhy)
 {
-    /* Poison y so a candidate that skips outputs cannot pass on a previous one's values. */
     const float nan = NAN;
+    const size_t last = (size_t)(b->p.n - 1) * b->per_image;
     *ok = 0;
     CLSDE_CL(ctx, clEnqueueFillBuffer(ctx->queue, b->y, &nan, sizeof nan, 0,
                                       b->ny * sizeof(float), 0, NULL, NULL),
              "clEnqueueFillBuffer");
     CLSDE_TRY(run(ctx, b, c));
     CLSDE_TRY(clsde_buffer_read(ctx, b->y, 0, b->ny * sizeof(float), b->got));
-    *ok = clsde_conv2d_outputs_match(b->got, b->ref, b->ny, b->kdim, why, nwhy);
+    if (!clsde_conv2d_outputs_match(b->got, b->ref, b->per_image, b->kdim, why, nwhy)) {
+        strncat(why, " (image 0)", nwhy - strlen(why) - 1);
+        return CLSDE_OK;
+    }
+    if (!clsde_conv2d_outputs_match(b->got + last, b->ref + b->per_image, b->per_image,
+                                    b->kdim, why, nwhy)) {
+        char tail[48];
+        snprintf(tail, sizeof tail, " (image %d)", (int)b->p.n - 1);
+        strncat(why, tail, nwhy - strlen(why) - 1);
+        return CLSDE_OK;
+    }
+    for (size_t i = b->per_image; i < last; i++)
+        if (!isfinite(b->got[i])) {
+            snprintf(why, nwhy, "output %zu (image %zu) not written or not finite: %g", i,
+                     i / b->per_image, (double)b->got[i]);
+            return CLSDE_OK;
+        }
+    *ok = 1;
     return CLSDE_OK;
 }
 
@@ -752,9 +786,10 @@ clsde_status clsde_tune_conv2d(clsde_context *ctx, const clsde_conv_shapes *shap
                 r->cls, r->shape, (int)r->count, row->params);
             continue;
         }
-        /* budget: this class's FLOP share of what is left, at least a quarter of an even
-         * split; once the whole budget is spent the remaining classes are skipped (they
-         * keep the defaults, and a later run tunes them) */
+        /* budget: this class's FLOP share of what is left, at least half of an even split
+         * (the floor), and no more than leaves the floor to each class after it; once the
+         * whole budget is spent the remaining classes are skipped (they keep the defaults,
+         * and a later run tunes them) */
         left = set->budget_s - (now() - t_start);
         if (left <= 0) {
             r->skipped = 1;
@@ -765,8 +800,11 @@ clsde_status clsde_tune_conv2d(clsde_context *ctx, const clsde_conv_shapes *shap
         {
             double rest = 0;
             for (int32_t i = j; i < nk; i++) rest += k[i].weight;
+            const double floor = 0.5 * set->budget_s / nk;
+            const double cap = left - (nk - j - 1) * floor;
             budget = left * k[j].weight / (rest > 0 ? rest : 1);
-            if (budget < 0.25 * set->budget_s / nk) budget = 0.25 * set->budget_s / nk;
+            if (budget > cap) budget = cap;
+            if (budget < floor) budget = floor;
             if (budget > left) budget = left;
         }
         SAY("[%d/%d] %s (%s, x%d, %.0f%% of the FLOP): budget %.1f s\n", (int)j + 1, (int)nk,

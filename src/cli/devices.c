@@ -73,14 +73,15 @@ int clsde_cmd_devices(int argc, char **argv)
             return rc;
         }
         if (ti.tuned_rows)
-            printf("tuned parameters (device %d): %d rows from %s\n", (int)selected,
-                   (int)ti.tuned_rows, ti.tune_file);
+            printf("tuned parameters (device %d): %d row%s from %s\n", (int)selected,
+                   (int)ti.tuned_rows, ti.tuned_rows == 1 ? "" : "s", ti.tune_file);
         else
             printf("tuned parameters (device %d): none%s; defaults from the device's "
                    "properties (run `clsde tune`)\n", (int)selected,
                    ti.file_rejected ? " usable (the tune file was rejected)" : "");
         if (ti.override_rows)
-            printf("tune override: %d rows from %s\n", (int)ti.override_rows, ti.override_file);
+            printf("tune override: %d row%s from %s\n", (int)ti.override_rows,
+                   ti.override_rows == 1 ? "" : "s", ti.override_file);
         if (ti.clblast)
             printf("CLBlast %s: available (a conv2d path `clsde tune` may choose)\n",
                    ti.clblast_version);

@@ -187,7 +187,8 @@ int clsde_cmd_tune(int argc, char **argv)
     if (skipped)
         printf("\n%d class%s skipped (not in the totals): a larger --budget, or another run, "
                "tunes them", skipped, skipped == 1 ? "" : "es");
-    printf("\nwrote %d rows to %s\n", (int)info.tuned_rows, info.tune_file);
+    printf("\nwrote %d row%s to %s\n", (int)info.tuned_rows, info.tuned_rows == 1 ? "" : "s",
+           info.tune_file);
     rc = 0;
 done:
     free(res);

@@ -65,6 +65,20 @@ expect 2 "-o and --out-dir exclude each other" -- sample -o a.png --out-dir d
 expect 2 "the image index must stay below 2^32" -- sample --first 4294967295 -n 2
 expect 1 "no-such-model.safetensors" -- sample --model "$tmp/no-such-model.safetensors" -o "$tmp/s.png"
 CLSDE_MODELS_DIR="$tmp/empty-models" expect 1 "no --model given and no bundled model found" -- sample -o "$tmp/s.png"
+# clsde tune: argument errors, a budget-bound run (one class, the rest skipped), a second
+# run that keeps it, the tune file shown by devices, a damaged tune file ignored.
+expect 2 "--batch wants 1..4096" -- tune --batch 0
+expect 2 "give --shapes or --model, not both" -- tune --shapes cifar10-ddpm --model x.safetensors
+expect 2 "--try wants a parameter string" -- tune --try "implicit tm=8"
+expect 2 "unknown option or missing value '--frob'" -- tune --frob
+expect 1 "unknown shape preset 'nope'" -- tune --shapes nope
+expect 1 "nonexistent.safetensors: cannot open" -- tune --model /nonexistent.safetensors
+expect 0 "skipped, the budget is spent" -- tune --shapes cifar10-ddpm --batch 1 --budget 1 --no-clblast
+expect 0 "): cached, implicit" -- tune --shapes cifar10-ddpm --batch 1 --budget 1 --no-clblast
+expect 0 " from $CLSDE_CACHE_DIR/tune-" -- devices --device 0
+for f in "$CLSDE_CACHE_DIR"/tune-*.json; do printf '{"clsde_tune_format": 1, "rows": [' > "$f"; done
+expect 0 "none usable (the tune file was rejected)" -- devices
+expect 0 "is not usable (not valid JSON" -- tune --shapes cifar10-ddpm --batch 1 --budget 1 --no-clblast
 
 # clsde bench forward: argument errors; end to end on the bundled model when it is there
 expect 2 "clsde bench forward: which model? (--model M)" -- bench forward --batch 1
