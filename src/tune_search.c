@@ -692,7 +692,7 @@ static clsde_status tune_class(clsde_context *ctx, const clsde_conv2d_params *p,
         v->t[v->n++] = cand.tile;
         CLSDE_TRY_GOTO(try_one(ctx, &b, &cand, set, r, 3 * cur_ms, &ms));
         if (!(ms > 0 && ms < cur_ms)) continue;
-        CLSDE_TRY_GOTO(duel(ctx, &b, &cand, &cur, 2, &ms_new, &ms_old));
+        CLSDE_TRY_GOTO(duel(ctx, &b, &cand, &cur, 3, &ms_new, &ms_old));
         if (ms_new < WIN_MARGIN * ms_old) {
             char text[192];
             cur = cand, cur_ms = ms_new, exhausted = 0;
@@ -707,11 +707,11 @@ static clsde_status tune_class(clsde_context *ctx, const clsde_conv2d_params *p,
     if (r->clblast_ms > 0 && r->clblast_ms < cur_ms) {
         memset(&cand, 0, sizeof cand);
         cand.path = CLSDE_CONV2D_CLBLAST;
-        CLSDE_TRY_GOTO(duel(ctx, &b, &cand, &cur, 3, &ms_new, &ms_old));
+        CLSDE_TRY_GOTO(duel(ctx, &b, &cand, &cur, 5, &ms_new, &ms_old));
         if (ms_new < WIN_MARGIN * ms_old) fin = cand;
     }
     if (memcmp(&fin, &def, sizeof fin) != 0) {
-        CLSDE_TRY_GOTO(duel(ctx, &b, &fin, &def, 3, &ms_new, &ms_old));
+        CLSDE_TRY_GOTO(duel(ctx, &b, &fin, &def, 5, &ms_new, &ms_old));
         if (!(ms_new < WIN_MARGIN * ms_old)) fin = def, ms_new = ms_old;
         r->best_ms = ms_new;
         r->default_ms = ms_old;
