@@ -325,7 +325,22 @@ typedef struct conv_arg {
     cl_mem x, w, bias, y;
     int dense_in, dense_out;           /* > 0: time the Linear instead */
     const clsde_conv2d_choice *choice; /* NULL: clsde_conv2d_enqueue (the tune table's) */
+    int gm, gn, gk;                    /* > 0: also time OpenBLAS on this GEMM, interleaved */
 } conv_arg;
+
+#ifdef CLSDE_HAVE_OPENBLAS
+/* The roof's GEMM on host arrays: C[m, n] = A[m, k] B[k, n]. */
+typedef struct gemm_arg {
+    float *A, *B, *C;
+    int m, n, k;
+} gemm_arg;
+
+static void run_gemm(const gemm_arg *g)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->m, g->n, g->k, 1.0f, g->A, g->k,
+                g->B, g->n, 0.0f, g->C, g->n);
+}
+#endif
 
 static clsde_status run_conv(clsde_context *ctx, void *q)
 {
@@ -340,14 +355,36 @@ static clsde_status run_conv(clsde_context *ctx, void *q)
 }
 
 /* Time each of n choices (NULL entries: the network's entry point) on one set of buffers,
- * interleaved; ms[i] per call. */
+ * interleaved: round r of every choice before round r + 1 of any, so that all of them see
+ * the same machine load (best of 5 rounds each, as clsde_bench_time); ms[i] per call.
+ * With a->gm > 0 and OpenBLAS, ms[n] is the roof's sgemm on that GEMM, timed in the same
+ * rounds (0 otherwise). */
 static clsde_status bench_conv_case(clsde_bench *b, conv_arg *a, size_t nx, size_t nw,
                                     size_t nb, size_t ny, const clsde_conv2d_choice *const *choices,
                                     int n, double *ms)
 {
     const size_t nmax = nx > nw ? (nx > ny ? nx : ny) : (nw > ny ? nw : ny);
     float *host = malloc(nmax * sizeof(float));
+    int with_gemm = 0;
     clsde_status st;
+#ifdef CLSDE_HAVE_OPENBLAS
+    gemm_arg g = {NULL, NULL, NULL, a->gm, a->gn, a->gk};
+    if (a->gm > 0) {
+        g.A = malloc((size_t)g.m * g.k * sizeof(float));
+        g.B = malloc((size_t)g.k * g.n * sizeof(float));
+        g.C = malloc((size_t)g.m * g.n * sizeof(float));
+        if (!g.A || !g.B || !g.C) {
+            free(g.A), free(g.B), free(g.C), free(host);
+            CLSDE_FAIL_IF(1, b->ctx, CLSDE_ERR_NOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < (size_t)g.m * g.k; i++) g.A[i] = (float)(i % 7) * 0.1f;
+        for (size_t i = 0; i < (size_t)g.k * g.n; i++) g.B[i] = (float)(i % 5) * 0.1f;
+        openblas_set_num_threads(b->ctx->info.compute_units > 0 ? b->ctx->info.compute_units
+                                                                : 1);
+        run_gemm(&g);
+        with_gemm = 1;
+    }
+#endif
     CLSDE_FAIL_IF(!host, b->ctx, CLSDE_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < nmax; i++) host[i] = (float)(i % 11) * 0.05f - 0.25f;
     a->x = a->w = a->bias = a->y = NULL;
@@ -358,40 +395,49 @@ static clsde_status bench_conv_case(clsde_bench *b, conv_arg *a, size_t nx, size
     if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a->x, 0, nx * sizeof(float), host);
     if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a->w, 0, nw * sizeof(float), host);
     if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a->bias, 0, nb * sizeof(float), host);
-    /* Interleaved: round r of every choice before round r + 1 of any, so that all of them
-     * see the same machine load (best of 5 rounds each, as clsde_bench_time). */
+    for (int i = 0; i < n + with_gemm; i++) ms[i] = 1e30;
     for (int i = 0; i < n && st == CLSDE_OK; i++) {
         a->choice = choices[i];
-        ms[i] = 1e30;
         st = run_conv(b->ctx, a); /* warm-up: builds the program, touches the buffers */
         if (st == CLSDE_OK) st = clsde_finish(b->ctx);
     }
     for (int round = 0; round < 5 && st == CLSDE_OK; round++) {
-        for (int i = 0; i < n && st == CLSDE_OK; i++) {
+        for (int i = 0; i < n + with_gemm && st == CLSDE_OK; i++) {
             int reps = 0;
             double t;
             const double t0 = now();
-            a->choice = choices[i];
+            a->choice = i < n ? choices[i] : NULL;
             do {
-                st = run_conv(b->ctx, a);
-                if (st == CLSDE_OK) st = clsde_finish(b->ctx);
+#ifdef CLSDE_HAVE_OPENBLAS
+                if (i == n) {
+                    run_gemm(&g);
+                } else
+#endif
+                {
+                    st = run_conv(b->ctx, a);
+                    if (st == CLSDE_OK) st = clsde_finish(b->ctx);
+                }
                 reps++;
                 t = now() - t0;
             } while (st == CLSDE_OK && t < b->min_seconds / 5 && reps < 100000);
             if (1e3 * t / reps < ms[i]) ms[i] = 1e3 * t / reps;
         }
     }
+    if (!with_gemm) ms[n] = 0;
     a->choice = NULL;
+#ifdef CLSDE_HAVE_OPENBLAS
+    free(g.A), free(g.B), free(g.C);
+#endif
     free(host);
     clsde_buffer_release(a->x), clsde_buffer_release(a->w);
     clsde_buffer_release(a->bias), clsde_buffer_release(a->y);
     return st;
 }
 
-/* One conv shape timed every way that matters, against the OpenBLAS roof of the same run:
- * [0] the network's entry point (tune table, else defaults), [1] the device-property
- * defaults (timed only when the table chose otherwise; else = [0]), [2] the CLBlast path,
- * im2col + CLBlastSgemm + epilogue, the whole conv (0 without CLBlast). */
+/* One conv shape timed every way that matters, against the OpenBLAS roof timed in the
+ * same rounds: [0] the network's entry point (tune table, else defaults), [1] the
+ * device-property defaults (timed only when the table chose otherwise; else = [0]), [2]
+ * the CLBlast path, im2col + CLBlastSgemm + epilogue, the whole conv (0 without CLBlast). */
 typedef struct conv_times {
     double ms[3];
     double flop, roof; /* roof: OpenBLAS GFLOP/s on the implicit GEMM */
@@ -405,12 +451,13 @@ static clsde_status time_conv(clsde_bench *b, const clsde_conv2d_params *p, conv
     clsde_conv2d_choice table, def, clb;
     clsde_tune_source src;
     const clsde_conv2d_choice *choices[3];
-    double ms[3] = {0, 0, 0};
+    double ms[4] = {0, 0, 0, 0};
     int n = 0;
     conv_arg a;
     memset(&a, 0, sizeof a);
     memset(t, 0, sizeof *t);
     a.p = *p;
+    a.gm = p->c_out, a.gn = p->n * oh * ow, a.gk = kdim;
     clsde_conv2d_choose(b->ctx, p, &table, &src);
     def.path = CLSDE_CONV2D_IMPLICIT;
     clsde_conv2d_tune_default(b->ctx, p, &def.tile);
@@ -426,12 +473,12 @@ static clsde_status time_conv(clsde_bench *b, const clsde_conv2d_params *p, conv
     t->ms[1] = t->tuned ? ms[1] : ms[0];
     t->ms[2] = clsde_tune_clblast_version(NULL) ? ms[n - 1] : 0;
     t->flop = 2.0 * p->c_out * kdim * (double)oh * ow * p->n;
-    t->roof = clsde_bench_sgemm_gflops(b, p->c_out, p->n * oh * ow, kdim);
+    t->roof = ms[n] > 0 ? t->flop / (ms[n] * 1e-3) / 1e9 : 0;
     return CLSDE_OK;
 }
 
 /* Work: 2 c_out c_in k^2 oh ow FLOP per image; roof: OpenBLAS sgemm on the implicit GEMM
- * (M = c_out, N = batch*oh*ow, K = c_in k^2), measured now. Rows: conv2d (what the network
+ * (M = c_out, N = batch*oh*ow, K = c_in k^2), timed in the same rounds as the conv. Rows: conv2d (what the network
  * runs: the tune table's choice, else the defaults), conv2d_default (the defaults, when
  * the table chose otherwise), conv2d_clblast (im2col + CLBlastSgemm + epilogue; with
  * CLBlast). */
@@ -469,14 +516,14 @@ static clsde_status bench_conv2d(clsde_bench *b)
             for (int bi = 0; bi < b->n_batches; bi++) {
                 const clsde_conv2d_choice *none = NULL;
                 conv_arg a;
-                double ms = 0;
+                double ms[2] = {0, 0};
                 char shape[64];
                 memset(&a, 0, sizeof a);
                 a.p.n = b->batches[bi], a.dense_in = in, a.dense_out = out;
                 CLSDE_TRY(bench_conv_case(b, &a, (size_t)a.p.n * in, (size_t)out * in,
-                                          (size_t)out, (size_t)a.p.n * out, &none, 1, &ms));
+                                          (size_t)out, (size_t)a.p.n * out, &none, 1, ms));
                 snprintf(shape, sizeof shape, "%dx%d->%d", a.p.n, in, out);
-                clsde_bench_row(b, "dense", shape, ms, 2.0 * in * out * a.p.n, "GFLOP/s",
+                clsde_bench_row(b, "dense", shape, ms[0], 2.0 * in * out * a.p.n, "GFLOP/s",
                                 clsde_bench_sgemm_gflops(b, out, a.p.n, in));
             }
         }

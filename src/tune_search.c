@@ -390,8 +390,8 @@ static clsde_status verify(clsde_context *ctx, bench_case *b, const clsde_conv2d
     return CLSDE_OK;
 }
 
-/* Best of `rounds` rounds, each long enough (>= 20 ms or one run) to be above the timer
- * and launch noise; ms per run. The machine is shared: best-of, not mean. A candidate
+/* Best of `rounds` rounds, each long enough (>= 50 ms or one run) to be above the timer
+ * and launch noise and to average over short bursts of other load; ms per run. The machine is shared: best-of, not mean. A candidate
  * slower than cutoff_ms (> 0) after its first round is not measured further. */
 static clsde_status time_it(clsde_context *ctx, bench_case *b, const clsde_conv2d_choice *c,
                             int rounds, double cutoff_ms, double *ms)
@@ -406,7 +406,7 @@ static clsde_status time_it(clsde_context *ctx, bench_case *b, const clsde_conv2
             CLSDE_TRY(clsde_finish(ctx));
             reps++;
             t = now() - t0;
-        } while (t < 0.02 && reps < 1000);
+        } while (t < 0.05 && reps < 1000);
         if (t / reps < best) best = t / reps;
         if (cutoff_ms > 0 && 1e3 * best > cutoff_ms) break;
     }
