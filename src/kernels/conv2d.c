@@ -386,46 +386,104 @@ static const char *clblast_name(CLBlastStatusCode s)
 }
 #endif
 
+clsde_status clsde_conv2d_im2col_enqueue(clsde_context *ctx, const clsde_conv2d_params *p,
+                                         cl_mem x, cl_mem cols)
+{
+    cl_kernel k;
+    CLSDE_TRY(check_params(ctx, p));
+    {
+        const int32_t oh = clsde_conv2d_out_h(p), ow = clsde_conv2d_out_w(p);
+        const int32_t kdim = p->c_in * p->k * p->k, npix = p->n * oh * ow;
+        const size_t g[2] = {(size_t)npix, (size_t)kdim};
+        CLSDE_FAIL_IF((int64_t)kdim * npix > INT_MAX, ctx, CLSDE_ERR_ARG,
+                      "conv2d: im2col matrix %d x %d exceeds 2^31 elements", (int)kdim,
+                      (int)npix);
+        CLSDE_FAIL_IF(cols == x, ctx, CLSDE_ERR_ARG, "im2col: cols aliases x");
+        CLSDE_TRY(check_buf(ctx, "im2col", "x", x, (int64_t)p->n * p->c_in * p->h * p->w));
+        CLSDE_TRY(check_buf(ctx, "im2col", "cols", cols, (int64_t)kdim * npix));
+        CLSDE_TRY(clsde_kernel_get(ctx, FILE_, "", "im2col", &k));
+        CLSDE_ARG(ctx, k, 0, p->n);
+        CLSDE_ARG(ctx, k, 1, p->c_in);
+        CLSDE_ARG(ctx, k, 2, p->h);
+        CLSDE_ARG(ctx, k, 3, p->w);
+        CLSDE_ARG(ctx, k, 4, p->k);
+        CLSDE_ARG(ctx, k, 5, oh);
+        CLSDE_ARG(ctx, k, 6, ow);
+        CLSDE_ARG(ctx, k, 7, p->stride);
+        CLSDE_ARG(ctx, k, 8, p->pad_t);
+        CLSDE_ARG(ctx, k, 9, p->pad_l);
+        CLSDE_ARG(ctx, k, 10, x);
+        CLSDE_ARG(ctx, k, 11, cols);
+        return clsde_enqueue(ctx, k, "im2col", 2, g, NULL);
+    }
+}
+
+clsde_status clsde_conv2d_epilogue_enqueue(clsde_context *ctx, const clsde_conv2d_params *p,
+                                           cl_mem acc, cl_mem bias, cl_mem chan_bias,
+                                           cl_mem res, cl_mem y)
+{
+    cl_kernel k;
+    int32_t flags = 0;
+    const float res_div = p && p->has_residual ? p->res_div : 1.0f;
+    CLSDE_TRY(check_params(ctx, p));
+    {
+        const int32_t oh = clsde_conv2d_out_h(p), ow = clsde_conv2d_out_w(p), ohw = oh * ow;
+        const size_t g[3] = {(size_t)ohw, (size_t)p->c_out, (size_t)p->n};
+        const cl_mem none = NULL;
+        const cl_mem bias_a = p->has_bias ? bias : none;
+        const cl_mem cb_a = p->has_chan_bias ? chan_bias : none;
+        const cl_mem res_a = p->has_residual ? res : none;
+        CLSDE_FAIL_IF(acc == y || acc == res, ctx, CLSDE_ERR_ARG,
+                      "conv2d epilogue: acc aliases y or res");
+        CLSDE_TRY(check_buf(ctx, "conv2d epilogue", "acc", acc, (int64_t)p->c_out * p->n * ohw));
+        CLSDE_TRY(check_buf(ctx, "conv2d epilogue", "y", y, (int64_t)p->n * p->c_out * ohw));
+        if (p->has_bias) {
+            CLSDE_TRY(check_buf(ctx, "conv2d epilogue", "bias", bias, p->c_out));
+            flags |= FLAG_BIAS;
+        }
+        if (p->has_chan_bias) {
+            CLSDE_TRY(check_buf(ctx, "conv2d epilogue", "chan_bias", chan_bias,
+                                (int64_t)p->n * p->c_out));
+            flags |= FLAG_CHAN_BIAS;
+        }
+        if (p->has_residual) {
+            CLSDE_TRY(check_buf(ctx, "conv2d epilogue", "res", res, (int64_t)p->n * p->c_out * ohw));
+            flags |= FLAG_RESIDUAL;
+        }
+        CLSDE_TRY(clsde_kernel_get(ctx, FILE_, "", "conv2d_epilogue", &k));
+        CLSDE_ARG(ctx, k, 0, p->n);
+        CLSDE_ARG(ctx, k, 1, p->c_out);
+        CLSDE_ARG(ctx, k, 2, ohw);
+        CLSDE_ARG(ctx, k, 3, flags);
+        CLSDE_ARG(ctx, k, 4, res_div);
+        CLSDE_ARG(ctx, k, 5, acc);
+        CLSDE_ARG(ctx, k, 6, bias_a);
+        CLSDE_ARG(ctx, k, 7, cb_a);
+        CLSDE_ARG(ctx, k, 8, res_a);
+        CLSDE_ARG(ctx, k, 9, y);
+        return clsde_enqueue(ctx, k, "conv2d_epilogue", 3, g, NULL);
+    }
+}
+
 clsde_status clsde_conv2d_enqueue_clblast(clsde_context *ctx, const clsde_conv2d_params *p,
                                           cl_mem x, cl_mem w, cl_mem bias, cl_mem chan_bias,
                                           cl_mem res, cl_mem y)
 {
 #ifdef CLSDE_HAVE_CLBLAST
-    cl_kernel k_cols, k_epi;
     cl_mem cols, acc;
     int32_t flags;
-    const float res_div = p && p->has_residual ? p->res_div : 1.0f;
     CLSDE_TRY(check_params(ctx, p));
     CLSDE_TRY(check_operands(ctx, p, x, w, bias, chan_bias, res, y, &flags));
     {
-        const int32_t oh = clsde_conv2d_out_h(p), ow = clsde_conv2d_out_w(p), ohw = oh * ow;
-        const int32_t kdim = p->c_in * p->k * p->k, npix = p->n * ohw;
-        const cl_mem none = NULL;
-        const cl_mem bias_a = p->has_bias ? bias : none;
-        const cl_mem cb_a = p->has_chan_bias ? chan_bias : none;
-        const cl_mem res_a = p->has_residual ? res : none;
-        const size_t gcols[2] = {(size_t)npix, (size_t)kdim};
-        const size_t gepi[3] = {(size_t)ohw, (size_t)p->c_out, (size_t)p->n};
+        const int32_t oh = clsde_conv2d_out_h(p), ow = clsde_conv2d_out_w(p);
+        const int32_t kdim = p->c_in * p->k * p->k, npix = p->n * oh * ow;
         CLBlastStatusCode bs;
         CLSDE_FAIL_IF((int64_t)kdim * npix > INT_MAX || (int64_t)p->c_out * npix > INT_MAX, ctx,
                       CLSDE_ERR_ARG, "conv2d (CLBlast): im2col matrix %d x %d exceeds 2^31",
                       (int)kdim, (int)npix);
         CLSDE_TRY(clsde_scratch_get(ctx, 0, (size_t)kdim * npix * sizeof(float), &cols));
         CLSDE_TRY(clsde_scratch_get(ctx, 1, (size_t)p->c_out * npix * sizeof(float), &acc));
-        CLSDE_TRY(clsde_kernel_get(ctx, FILE_, "", "im2col", &k_cols));
-        CLSDE_ARG(ctx, k_cols, 0, p->n);
-        CLSDE_ARG(ctx, k_cols, 1, p->c_in);
-        CLSDE_ARG(ctx, k_cols, 2, p->h);
-        CLSDE_ARG(ctx, k_cols, 3, p->w);
-        CLSDE_ARG(ctx, k_cols, 4, p->k);
-        CLSDE_ARG(ctx, k_cols, 5, oh);
-        CLSDE_ARG(ctx, k_cols, 6, ow);
-        CLSDE_ARG(ctx, k_cols, 7, p->stride);
-        CLSDE_ARG(ctx, k_cols, 8, p->pad_t);
-        CLSDE_ARG(ctx, k_cols, 9, p->pad_l);
-        CLSDE_ARG(ctx, k_cols, 10, x);
-        CLSDE_ARG(ctx, k_cols, 11, cols);
-        CLSDE_TRY(clsde_enqueue(ctx, k_cols, "im2col", 2, gcols, NULL));
+        CLSDE_TRY(clsde_conv2d_im2col_enqueue(ctx, p, x, cols));
         /* acc [c_out, N] = w [c_out, K] x cols [K, N], row-major */
         bs = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo,
                           (size_t)p->c_out, (size_t)npix, (size_t)kdim, 1.0f, w, 0,
@@ -434,18 +492,7 @@ clsde_status clsde_conv2d_enqueue_clblast(clsde_context *ctx, const clsde_conv2d
         CLSDE_FAIL_IF(bs != CLBlastSuccess, ctx, CLSDE_ERR_OPENCL,
                       "conv2d: CLBlastSgemm(%d x %d x %d): %s (%d)", (int)p->c_out, (int)npix,
                       (int)kdim, clblast_name(bs), (int)bs);
-        CLSDE_TRY(clsde_kernel_get(ctx, FILE_, "", "conv2d_epilogue", &k_epi));
-        CLSDE_ARG(ctx, k_epi, 0, p->n);
-        CLSDE_ARG(ctx, k_epi, 1, p->c_out);
-        CLSDE_ARG(ctx, k_epi, 2, ohw);
-        CLSDE_ARG(ctx, k_epi, 3, flags);
-        CLSDE_ARG(ctx, k_epi, 4, res_div);
-        CLSDE_ARG(ctx, k_epi, 5, acc);
-        CLSDE_ARG(ctx, k_epi, 6, bias_a);
-        CLSDE_ARG(ctx, k_epi, 7, cb_a);
-        CLSDE_ARG(ctx, k_epi, 8, res_a);
-        CLSDE_ARG(ctx, k_epi, 9, y);
-        return clsde_enqueue(ctx, k_epi, "conv2d_epilogue", 3, gepi, NULL);
+        return clsde_conv2d_epilogue_enqueue(ctx, p, acc, bias, chan_bias, res, y);
     }
 #else
     (void)x, (void)w, (void)bias, (void)chan_bias, (void)res, (void)y;

@@ -102,6 +102,17 @@ clsde_status clsde_conv2d_enqueue_clblast(clsde_context *ctx, const clsde_conv2d
                                           cl_mem x, cl_mem w, cl_mem bias, cl_mem chan_bias,
                                           cl_mem res, cl_mem y);
 
+/* The two kernels of the CLBlast path on their own (for the checker; any GEMM between).
+ * x: [n, c_in, h, w] -> cols: [K, N] row-major, K = c_in*k*k in w's order, N = n*oh*ow
+ * (zero where the window leaves the image). */
+clsde_status clsde_conv2d_im2col_enqueue(clsde_context *ctx, const clsde_conv2d_params *p,
+                                         cl_mem x, cl_mem cols);
+/* acc: [c_out, N] (the GEMM result, separate from y and res) -> y: [n, c_out, oh, ow] with
+ * conv2d's epilogue (bias, chan_bias, residual, as p says); y may equal res. */
+clsde_status clsde_conv2d_epilogue_enqueue(clsde_context *ctx, const clsde_conv2d_params *p,
+                                           cl_mem acc, cl_mem bias, cl_mem chan_bias,
+                                           cl_mem res, cl_mem y);
+
 /* y[n, out] = bias[out] + W[out, :] . x[n, :]; W is [out, in] (nn.Linear layout).
  * x: [n, in]; bias: [out] or NULL (no bias); y: [n, out], must not alias x. */
 clsde_status clsde_dense_enqueue(clsde_context *ctx, int32_t n, int32_t in, int32_t out,
