@@ -319,7 +319,7 @@ int clsde_conv2d_tune_fits(const clsde_context *ctx, const clsde_conv2d_tune *t)
 void clsde_conv2d_choose(clsde_context *ctx, const clsde_conv2d_params *p,
                          clsde_conv2d_choice *c, clsde_tune_source *source)
 {
-    char cls[64], key[96];
+    char cls[64], key[320];
     clsde_tune_source src = CLSDE_TUNE_DEFAULT;
     const char *row, *why = NULL;
     clsde_conv2d_class(p, cls, sizeof cls);
@@ -335,7 +335,7 @@ void clsde_conv2d_choose(clsde_context *ctx, const clsde_conv2d_params *p,
             if (source) *source = src;
             return;
         }
-        snprintf(key, sizeof key, "bad conv2d %s", cls);
+        snprintf(key, sizeof key, "bad conv2d %s = %s", cls, row);
         clsde_tune_warn_once(ctx, CLSDE_LOG_WARNING, key,
                              "tune row conv2d '%s' = '%s' %s; using the defaults for it", cls,
                              row, why);
