@@ -12,7 +12,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "graph.h"
 #include "model.h"
+#include "nets/nets.h"
 #include "ref/conv2d_ref.h"
 #include "tune_search.h"
 
@@ -188,13 +190,36 @@ clsde_status clsde_conv_shapes_config(clsde_context *ctx, const clsde_model_conf
     return st;
 }
 
+clsde_status clsde_conv_shapes_graph(const clsde_graph *g, clsde_conv_shapes *out)
+{
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        clsde_conv2d_params p;
+        if (g->nodes[i].op != CLSDE_OP_CONV2D) continue;
+        p = g->nodes[i].p.conv2d;
+        p.has_bias = 1, p.has_chan_bias = p.has_residual = 0, p.res_div = 1.0f;
+        CLSDE_TRY(clsde_conv_shapes_add(out, &p, 1));
+    }
+    return CLSDE_OK;
+}
+
 clsde_status clsde_conv_shapes_model(clsde_context *ctx, const char *path, int32_t batch,
                                      clsde_conv_shapes *out)
 {
     clsde_model *m = NULL;
+    clsde_graph *g = NULL;
+    clsde_nets_io io;
     clsde_status st;
+    CLSDE_FAIL_IF(batch < 1, ctx, CLSDE_ERR_ARG, "conv shapes: batch %d < 1", (int)batch);
     CLSDE_TRY(clsde_model_file_load(ctx, path, &m));
-    st = clsde_conv_shapes_config(ctx, &m->cfg, batch, out);
+    st = clsde_graph_create(ctx, &g);
+    if (st == CLSDE_OK)
+        st = m->cfg.arch == CLSDE_ARCH_DDPM ? clsde_ddpm_build(g, m, batch, &io)
+                                            : clsde_ncsnpp_build(g, m, batch, &io);
+    if (st == CLSDE_OK) {
+        st = clsde_conv_shapes_graph(g, out);
+        if (st != CLSDE_OK) clsde_error_adopt(ctx);
+    }
+    clsde_graph_destroy(g);
     clsde_model_file_destroy(m);
     return st;
 }

@@ -40,7 +40,12 @@ double clsde_conv2d_flops(const clsde_conv2d_params *p);
 struct clsde_model_config;
 clsde_status clsde_conv_shapes_config(clsde_context *ctx, const struct clsde_model_config *cfg,
                                       int32_t batch, clsde_conv_shapes *out);
-/* The same for a clsde model file's config (read with clsde_model_file_load). */
+/* The conv2d nodes of a built graph (src/graph.h), one run each. CLSDE_ERR_NOMEM. */
+struct clsde_graph;
+clsde_status clsde_conv_shapes_graph(const struct clsde_graph *g, clsde_conv_shapes *out);
+/* The conv2d nodes of the graph the network builder (src/nets/) makes for a clsde model
+ * file at batch `batch`: exactly what that network runs. Errors of the loader and the
+ * builder (CLSDE_ERR_IO, CLSDE_ERR_FORMAT, ...), with their messages. */
 clsde_status clsde_conv_shapes_model(clsde_context *ctx, const char *path, int32_t batch,
                                      clsde_conv_shapes *out);
 

@@ -139,6 +139,22 @@ int clsde_cmd_info(int argc, char **argv)
            (int)ni.batch, dev.name, ni.activation_bytes / 1e6, ni.activation_naive_bytes / 1e6,
            (double)ni.activation_naive_bytes / (double)ni.activation_bytes,
            ni.weight_bytes / 1e6);
+    {   /* the kernel parameters the convolutions get on this device (clsde tune) */
+        clsde_tune_info ti;
+        st = clsde_context_get_tune_info(ctx, &ti);
+        if (st != CLSDE_OK) goto fail;
+        if (ti.tuned_rows || ti.override_rows)
+            printf("tuning         %d tuned row%s%s%s, %d override row%s; shape classes without "
+                   "a row use the device-property defaults\n",
+                   (int)ti.tuned_rows, ti.tuned_rows == 1 ? "" : "s",
+                   ti.tuned_rows ? " from " : "", ti.tuned_rows ? ti.tune_file : "",
+                   (int)ti.override_rows, ti.override_rows == 1 ? "" : "s");
+        else
+            printf("tuning         none for this device%s: conv2d uses defaults from the device's "
+                   "properties (run `clsde tune --model %s --batch %d`)\n",
+                   ti.file_rejected ? " (its tune file was rejected)" : "", path, (int)ni.batch);
+        printf("CLBlast        %s\n", ti.clblast ? ti.clblast_version : "not in this build");
+    }
     if (graph) {
         printf("\n");
         st = clsde_net_print_graph(net, stdout);

@@ -637,7 +637,8 @@ static int ends_with(const char *s, const char *tail)
 
 /* Every conv weight of the file (4-D "*.weight" [c_out, c_in, k, k]; NIN "*.W" [c_in, c_out]
  * run as 1x1 convs) must be one run of the walk of its config, and the other way round:
- * each conv module runs once per forward pass. Returns the number of mismatches. */
+ * each conv module runs once per forward pass. Then the walk must list exactly the conv
+ * nodes of the built graph (src/nets/). Returns the number of mismatches. */
 static int check_model_walk(const char *path)
 {
     clsde_model *m = NULL;
@@ -676,7 +677,39 @@ static int check_model_walk(const char *path)
                    (long long)b[i].c_out, (long long)b[i].c_in, (long long)b[i].k);
             bad++;
         }
-    if (!bad) printf("ok %s: %d convs (%d distinct shapes)\n", path, na, (int)s.n);
+    /* and the walk against the graph the network builder makes: same shapes (sides,
+     * strides, padding) with the same counts, at batch 2 */
+    if (!bad) {
+        clsde_conv_shapes w = {NULL, 0, 0}, gs = {NULL, 0, 0};
+        if (clsde_conv_shapes_config(NULL, &m->cfg, 2, &w) != CLSDE_OK ||
+            clsde_conv_shapes_model(NULL, path, 2, &gs) != CLSDE_OK) {
+            printf("FAIL %s: %s\n", path, clsde_last_error(NULL));
+            bad++;
+        } else if (w.n != gs.n) {
+            printf("FAIL %s: the walk lists %d distinct conv shapes, the graph %d\n", path,
+                   (int)w.n, (int)gs.n);
+            bad++;
+        } else {
+            for (int32_t i = 0; i < w.n && !bad; i++) {
+                int32_t j = 0;
+                const clsde_conv2d_params *p = &w.s[i].p;
+                while (j < gs.n && memcmp(&gs.s[j].p, p, sizeof *p) != 0) j++;
+                if (j == gs.n || gs.s[j].count != w.s[i].count) {
+                    printf("FAIL %s: walk shape n%d c_in%d %dx%d -> c_out%d k%d s%d pad "
+                           "%d,%d,%d,%d x%d is %s in the graph\n",
+                           path, p->n, p->c_in, p->h, p->w, p->c_out, p->k, p->stride,
+                           p->pad_t, p->pad_l, p->pad_b, p->pad_r, (int)w.s[i].count,
+                           j == gs.n ? "not" : "differently often");
+                    bad++;
+                }
+            }
+        }
+        clsde_conv_shapes_free(&w);
+        clsde_conv_shapes_free(&gs);
+    }
+    if (!bad)
+        printf("ok %s: %d convs (%d distinct shapes), as the graph builder makes them\n", path,
+               na, (int)s.n);
     clsde_conv_shapes_free(&s);
     clsde_model_file_destroy(m);
     return bad;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The conv walk of `clsde tune` (src/tune_search.c) against every fixture checkpoint: convert
 # each with tools/convert.py, then test_tune --models compares the conv weights of the file
-# with the convolutions the walk of its config lists.
+# with the convolutions the walk of its config lists, and the walk with the conv nodes of
+# the graph the network builder makes.
 # Usage: tune_fixtures.sh PATH/TO/test_tune SOURCE_ROOT
 # Fixtures: $CLSDE_FIXTURES, else SOURCE_ROOT/../shared/fixtures. Exit 77 (skipped) when
 # the converter, /usr/bin/python3 with numpy, or the fixtures are missing.
