@@ -643,7 +643,7 @@ static clsde_status duel(clsde_context *ctx, bench_case *b, const clsde_conv2d_c
 #define WIN_MARGIN 0.98
 
 static clsde_status tune_class(clsde_context *ctx, const clsde_conv2d_params *p, double budget,
-                               const clsde_tune_settings *set, uint64_t *rng,
+                               const clsde_tune_settings *set, int try_clblast, uint64_t *rng,
                                clsde_tune_result *r)
 {
     const double t0 = now();
@@ -678,7 +678,7 @@ static clsde_status tune_class(clsde_context *ctx, const clsde_conv2d_params *p,
 
     /* 2. CLBlast as one candidate (its own kernels carry their own tuning); it competes
      * with the final winner of the tiling search in step 4 */
-    if (set->clblast && clsde_tune_clblast_version(NULL)) {
+    if (try_clblast) {
         memset(&cand, 0, sizeof cand);
         cand.path = CLSDE_CONV2D_CLBLAST;
         CLSDE_TRY_GOTO(try_one(ctx, &b, &cand, set, r, 3 * r->default_ms, &ms));
@@ -760,6 +760,7 @@ clsde_status clsde_tune_conv2d(clsde_context *ctx, const clsde_conv_shapes *shap
     int32_t nk = 0;
     double total_weight = 0;
     uint64_t rng = set->seed ? set->seed : 0x9E3779B97F4A7C15ULL;
+    int clblast_left = set->clblast && clsde_tune_clblast_version(NULL) ? 3 : 0;
     const double t_start = now();
     clsde_status st = CLSDE_OK;
 
@@ -834,7 +835,16 @@ clsde_status clsde_tune_conv2d(clsde_context *ctx, const clsde_conv_shapes *shap
         }
         SAY("[%d/%d] %s (%s, x%d, %.0f%% of the FLOP): budget %.1f s\n", (int)j + 1, (int)nk,
             r->cls, r->shape, (int)r->count, 100 * k[j].weight / total_weight, budget);
-        CLSDE_TRY_GOTO(tune_class(ctx, p, budget, set, &rng, r));
+        CLSDE_TRY_GOTO(tune_class(ctx, p, budget, set, clblast_left > 0, &rng, r));
+        /* CLBlast far behind on the heaviest classes will not win the lighter ones, and
+         * each of its runs costs many of ours: after 3 classes where it is more than 4x
+         * slower than the defaults (and none it wins), it is not timed any more. */
+        if (clblast_left > 0 && r->clblast_ms > 0) {
+            if (r->params[0] == 'c') clblast_left = 1 << 30;
+            else if (r->clblast_ms > 4 * r->default_ms && --clblast_left == 0)
+                SAY("    CLBlast was >4x slower than the defaults on 3 classes: not timed on "
+                    "the rest\n");
+        }
         SAY("    -> %s  %.3f ms, defaults %.3f ms (%.2fx); %d candidates, %d rejected, %.1f s\n",
             r->params, r->best_ms, r->default_ms, r->default_ms / r->best_ms, (int)r->tried,
             (int)r->rejected, r->seconds);
