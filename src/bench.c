@@ -355,8 +355,9 @@ static clsde_status run_conv(clsde_context *ctx, void *q)
 }
 
 /* Time each of n choices (NULL entries: the network's entry point) on one set of buffers,
- * interleaved: round r of every choice before round r + 1 of any, so that all of them see
- * the same machine load (best of 5 rounds each, as clsde_bench_time); ms[i] per call.
+ * interleaved: round r of every choice before round r + 1 of any (5 rounds of at least
+ * min_seconds / 5 each, one call at least), so that all of them see the same machine load;
+ * ms[i] is the fastest call, as clsde_bench_time counts.
  * With a->gm > 0 and OpenBLAS, ms[n] is the roof's sgemm on that GEMM, timed in the same
  * rounds (0 otherwise). */
 static clsde_status bench_conv_case(clsde_bench *b, conv_arg *a, size_t nx, size_t nw,
@@ -403,11 +404,11 @@ static clsde_status bench_conv_case(clsde_bench *b, conv_arg *a, size_t nx, size
     }
     for (int round = 0; round < 5 && st == CLSDE_OK; round++) {
         for (int i = 0; i < n + with_gemm && st == CLSDE_OK; i++) {
-            int reps = 0;
-            double t;
-            const double t0 = now();
+            double spent = 0;
             a->choice = i < n ? choices[i] : NULL;
             do {
+                const double t0 = now();
+                double t;
 #ifdef CLSDE_HAVE_OPENBLAS
                 if (i == n) {
                     run_gemm(&g);
@@ -417,10 +418,10 @@ static clsde_status bench_conv_case(clsde_bench *b, conv_arg *a, size_t nx, size
                     st = run_conv(b->ctx, a);
                     if (st == CLSDE_OK) st = clsde_finish(b->ctx);
                 }
-                reps++;
-                t = now() - t0;
-            } while (st == CLSDE_OK && t < b->min_seconds / 5 && reps < 100000);
-            if (1e3 * t / reps < ms[i]) ms[i] = 1e3 * t / reps;
+                t = 1e3 * (now() - t0);
+                if (t < ms[i]) ms[i] = t;
+                spent += t;
+            } while (st == CLSDE_OK && spent < 1e3 * b->min_seconds / 5);
         }
     }
     if (!with_gemm) ms[n] = 0;
