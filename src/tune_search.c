@@ -494,7 +494,9 @@ static int32_t *field(clsde_conv2d_tune *t, int which)
 
 /* Whether a tiling is worth running for p on this device: valid, within the work-group
  * and local-memory limits, a register tile that fits (CPU: at most 32 vector accumulators),
- * no block more than twice the layer, and at least one group per compute unit. */
+ * no block more than twice the layer, and at least two groups per compute unit (as the
+ * defaults keep: with one group per core, a core that another process holds for a moment
+ * stalls the whole launch; a tuner run in a quiet moment would not see that). */
 static int plausible(const clsde_context *ctx, const clsde_conv2d_params *p,
                      const clsde_conv2d_tune *t)
 {
@@ -504,7 +506,7 @@ static int plausible(const clsde_context *ctx, const clsde_conv2d_params *p,
     const int wg = t->wg_m * t->wg_n;
     if (!clsde_conv2d_tune_fits(ctx, t)) return 0;
     if (bm > 2 * (int64_t)p->c_out + t->tm || bn > 2 * npix + t->tn) return 0;
-    if (groups < (ctx->info.compute_units > 0 ? ctx->info.compute_units : 1)) return 0;
+    if (groups < 2 * (ctx->info.compute_units > 0 ? ctx->info.compute_units : 1)) return 0;
     if (ctx->info.type == CLSDE_DEVICE_CPU) {
         const int acc = t->tm * (t->tn / t->vn);
         if (acc > 32 || acc < 4 || t->tk > 2 * p->c_in * p->k * p->k + 16) return 0;
