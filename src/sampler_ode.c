@@ -557,11 +557,11 @@ clsde_status clsde_ode_sample(clsde_context *ctx, const clsde_sde *sde, const cl
         for (int32_t s = 0; s < r.n_sys; s++) active += !r.sys[s].done;
         if (!active) break;
         CLSDE_TRY_GOTO(attempt(&r, t_bound));
+        /* every attempt is reported (so a caller can count them: 6 evaluations each), with a
+         * progress that never goes back */
         p = progress_of(&r, t_bound);
-        if (p > reported) {
-            reported = p;
-            CLSDE_TRY_GOTO(clsde_progress_report(ctx, pr, p));
-        }
+        reported = p > reported ? p : reported;
+        CLSDE_TRY_GOTO(clsde_progress_report(ctx, pr, reported));
     }
     CLSDE_TRY_GOTO(solution(&r, x_out, y_out));
     if (o->denoise) CLSDE_TRY_GOTO(denoise(&r, x_out));

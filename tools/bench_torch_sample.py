@@ -7,9 +7,16 @@ predictor, one Langevin corrector step per time step with the batch-mean norms, 
 model's wrapper) and the probability-flow ODE sampler (scipy solve_ivp RK45, rtol = atol =
 1e-5, float64 state, float32 network, continuous wrapper, denoising step), written after the
 official code (algorithms.md §3, §5). Prints one JSON object per row: {"sampler", "batch",
-"steps", "nfe", "seconds", "s_per_image", "threads", "model"}.
+"steps", "nfe", "seconds", "s_per_image", "s_per_eval_per_image", "projected",
+"measured_attempts", "threads", "model"}.
 
-  bench_torch_sample.py --weights models/x.safetensors --batch 1,16 --threads 2
+--measure K follows `clsde bench sample --measure K`: PC stops after K + 1 of its N steps and
+projects t(step 1) + (N - 1) * (t(step K + 1) - t(step 1)) / K; the ODE stops after K + 1
+step attempts and gives only the seconds per evaluation per image over the last K attempts
+(6 evaluations each; scipy's first attempt also makes the 2 evaluations of its initial-step
+probe).
+
+  bench_torch_sample.py --weights models/x.safetensors --batch 1,16 --threads 2 [--measure K]
 """
 import argparse
 import json
@@ -26,6 +33,26 @@ sys.path.insert(0, TOOLS)
 import bench_torch  # noqa: E402
 import clsde_safetensors  # noqa: E402
 import torch_ncsnpp  # noqa: E402
+
+
+class Stop(Exception):
+    """Raised once the measured window is complete."""
+
+
+class Window:
+    """Times of the end of unit 1 and unit K + 1 (PC steps or ODE attempts), then Stop."""
+
+    def __init__(self, k, t0):
+        self.k, self.t0, self.units, self.t1, self.tk = k, t0, 0, None, None
+
+    def tick(self):
+        self.units += 1
+        now = time.perf_counter() - self.t0
+        if self.units == 1:
+            self.t1 = now
+        if self.k and self.units == self.k + 1:
+            self.tk = now
+            raise Stop()
 
 
 class Sampler:
@@ -77,7 +104,7 @@ class Sampler:
         z = torch.randn(shape, generator=gen)
         return z * self.smax if self.kind == 'vesde' else z
 
-    def pc(self, shape, N, snr, gen):
+    def pc(self, shape, N, snr, gen, window=None):
         x = self.prior(shape, gen)
         ts = torch.linspace(1., self.eps, N)
         betas = torch.linspace(self.b0 / N, self.b1 / N, N)
@@ -96,12 +123,18 @@ class Sampler:
             rev_f = f - (G ** 2)[:, None, None, None] * self.score(x, t)
             x_mean = x - rev_f
             x = x_mean + G[:, None, None, None] * torch.randn(shape, generator=gen)
+            if window:
+                window.tick()
         return x_mean
 
-    def ode(self, shape, gen, rtol=1e-5, atol=1e-5):
+    def ode(self, shape, gen, rtol=1e-5, atol=1e-5, window=None):
         x0 = self.prior(shape, gen)
+        calls = [0]
 
         def fun(t, y):
+            calls[0] += 1
+            if window and calls[0] > 2 and (calls[0] - 2) % 6 == 0:
+                window.tick()  # an attempt ends with its 6th evaluation (scipy nfev 2 + 6n)
             x = torch.from_numpy(y.reshape(shape)).float()
             vt = torch.ones(shape[0]) * t
             f, g = self.fg(x, vt)
@@ -126,6 +159,8 @@ def main():
     p.add_argument('--threads', type=int, default=os.cpu_count(),
                    help='torch threads (default: all cores, as PoCL uses)')
     p.add_argument('--samplers', default='pc,ode')
+    p.add_argument('--measure', type=int, default=0,
+                   help='time K steps/attempts after the first and stop (see above)')
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
@@ -142,17 +177,35 @@ def main():
                 shape = (b, d['num_channels'], d['image_size'], d['image_size'])
                 gen = torch.Generator().manual_seed(b)
                 s.nfe = 0
+                k = args.measure if which == 'ode' or args.measure + 1 < args.steps else 0
                 t0 = time.perf_counter()
-                if which == 'pc':
-                    s.pc(shape, args.steps, args.snr, gen)
-                    steps, nfe = args.steps, s.nfe
-                else:
-                    _, nfe, steps = s.ode(shape, gen)
-                sec = time.perf_counter() - t0
-                print(json.dumps({'sampler': which, 'batch': b, 'steps': steps, 'nfe': nfe,
-                                  'seconds': round(sec, 4), 's_per_image': round(sec / b, 5),
-                                  'threads': args.threads, 'model': name}), flush=True)
-
+                w = Window(k, t0)
+                row = {'sampler': which, 'batch': b}
+                try:
+                    if which == 'pc':
+                        s.pc(shape, args.steps, args.snr, gen, w)
+                        steps, nfe = args.steps, s.nfe
+                    else:
+                        _, nfe, steps = s.ode(shape, gen, window=w)
+                    sec = time.perf_counter() - t0
+                    row.update(steps=steps, nfe=nfe, seconds=round(sec, 4),
+                               s_per_image=round(sec / b, 5),
+                               s_per_eval_per_image=round(sec / (nfe * b), 6),
+                               projected=False, measured_attempts=0)
+                except Stop:
+                    per_unit = (w.tk - w.t1) / k
+                    if which == 'pc':
+                        sec = w.t1 + (args.steps - 1) * per_unit
+                        row.update(steps=args.steps, nfe=2 * args.steps, seconds=round(sec, 4),
+                                   s_per_image=round(sec / b, 5),
+                                   s_per_eval_per_image=round(per_unit / (2 * b), 6),
+                                   projected=True, measured_attempts=k)
+                    else:
+                        row.update(steps=None, nfe=None, seconds=None, s_per_image=None,
+                                   s_per_eval_per_image=round(per_unit / (6 * b), 6),
+                                   projected=False, measured_attempts=k)
+                row.update(threads=args.threads, model=name)
+                print(json.dumps(row), flush=True)
 
 if __name__ == '__main__':
     main()

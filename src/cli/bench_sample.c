@@ -1,12 +1,19 @@
 /*
- * bench_sample.c — `clsde bench sample [--model M] [--batch 1,16] [--steps 1000] [--json]
- * [--device SEL]`: seconds per image of whole sampling runs through the public API — the PC
- * sampler with N steps of one Langevin corrector step and a reverse-diffusion predictor
- * (2N network evaluations per image) and the probability-flow ODE sampler (RK45,
- * rtol = atol = 1e-5) — for each batch size, with the NFE. One batch per row: the time
- * includes building the network for that batch (weights upload), which is small next to
- * thousands of evaluations. tools/bench_torch_sample.py prints the same rows for the
- * PyTorch reference on the same weights and threads.
+ * bench_sample.c — `clsde bench sample [--model M] [--batch 1,16] [--steps 1000]
+ * [--measure K] [--samplers pc,ode] [--json] [--device SEL]`: seconds per image of whole sampling runs through
+ * the public API — the PC sampler with N steps of one Langevin corrector step and a
+ * reverse-diffusion predictor (2N network evaluations per image) and the probability-flow
+ * ODE sampler (RK45, rtol = atol = 1e-5) — for each batch size, with the NFE. One batch per
+ * row: the time includes building the network for that batch (weights upload).
+ *
+ * --measure K, for models whose full runs take hours here: every PC step costs the same,
+ * so the run is stopped (through the progress callback) after K + 1 of its N steps and the
+ * row is projected as t(step 1) + (N - 1) * (t(step K + 1) - t(step 1)) / K, set-up and
+ * first step included; the ODE's step count is the solver's choice, so its row gives only
+ * the measured seconds per evaluation per image, over K step attempts (6 evaluations each)
+ * after the first. Such rows say "projected" / "measured_attempts" in the JSON.
+ * tools/bench_torch_sample.py prints the same rows for the PyTorch reference on the same
+ * weights and threads, with the same --measure rule.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +34,24 @@ static int parse_batches(const char *s, int *b, int *n)
     return *n ? 0 : -1;
 }
 
+/* --measure: the times of progress reports 1 and K + 1, then cancel. */
+typedef struct window {
+    int32_t k, calls;
+    double t1, tk;
+} window;
+
+static int measure(void *user, int32_t step, int32_t total, double elapsed)
+{
+    window *w = user;
+    (void)step, (void)total;
+    if (++w->calls == 1) w->t1 = elapsed;
+    if (w->calls == w->k + 1) {
+        w->tk = elapsed;
+        return 1;
+    }
+    return 0;
+}
+
 int clsde_cmd_bench_sample(int argc, char **argv)
 {
     clsde_context_params cp;
@@ -36,8 +61,8 @@ int clsde_cmd_bench_sample(int argc, char **argv)
     clsde_device_info dev;
     clsde_status st = CLSDE_OK;
     const char *model_path = NULL;
-    int batches[8] = {1, 16}, n_batches = 2, json = 0, rc = 1;
-    long steps = 1000;
+    int batches[8] = {1, 16}, n_batches = 2, json = 0, rc = 1, run_pc = 1, run_ode = 1;
+    long steps = 1000, k_measure = 0;
     float *x = NULL;
 
     clsde_context_params_default(&cp);
@@ -57,6 +82,23 @@ int clsde_cmd_bench_sample(int argc, char **argv)
                 fprintf(stderr, "clsde bench sample: --steps '%s' must be in 2..100000\n", argv[i]);
                 return 2;
             }
+        } else if (!strcmp(argv[i], "--samplers") && i + 1 < argc) {
+            const char *v = argv[++i];
+            run_pc = !strcmp(v, "pc") || !strcmp(v, "pc,ode") || !strcmp(v, "ode,pc");
+            run_ode = !strcmp(v, "ode") || !strcmp(v, "pc,ode") || !strcmp(v, "ode,pc");
+            if (!run_pc && !run_ode) {
+                fprintf(stderr, "clsde bench sample: --samplers '%s' must be pc, ode or pc,ode\n",
+                        v);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--measure") && i + 1 < argc) {
+            char *end;
+            k_measure = strtol(argv[++i], &end, 10);
+            if (*end || k_measure < 1 || k_measure > 100000) {
+                fprintf(stderr, "clsde bench sample: --measure '%s' must be in 1..100000\n",
+                        argv[i]);
+                return 2;
+            }
         } else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
             if (parse_batches(argv[++i], batches, &n_batches)) {
                 fprintf(stderr, "clsde bench sample: --batch wants a list like 1,16 (1..4096)\n");
@@ -64,10 +106,11 @@ int clsde_cmd_bench_sample(int argc, char **argv)
             }
         } else {
             fprintf(stderr, "usage: clsde bench sample --model M [--batch 1,16] [--steps 1000] "
-                            "[--json] [--device SEL]\n");
+                            "[--measure K] [--samplers pc,ode] [--json] [--device SEL]\n");
             return 2;
         }
     }
+    if (k_measure && k_measure + 1 >= steps) k_measure = 0; /* the full run is as cheap */
     if (!model_path) {
         fprintf(stderr, "clsde bench sample: which model? (--model M)\n");
         return 2;
@@ -88,10 +131,10 @@ int clsde_cmd_bench_sample(int argc, char **argv)
         }
     }
     if (!json)
-        printf("device: %s / %s\nmodel: %s (%s, %dx%dx%d)\n%-4s %6s %6s %10s %10s %12s\n",
+        printf("device: %s / %s\nmodel: %s (%s, %dx%dx%d)\n%-4s %6s %6s %10s %10s %12s %12s\n",
                dev.platform, dev.name, model_path, mi.sde_name, (int)mi.num_channels,
                (int)mi.image_size, (int)mi.image_size, "", "batch", "steps", "NFE/image",
-               "seconds", "s/image");
+               "seconds", "s/image", "s/eval/img");
     {
         /* warm-up: compile (or load) every kernel the runs use */
         clsde_sample_params p;
@@ -106,12 +149,17 @@ int clsde_cmd_bench_sample(int argc, char **argv)
         if (st != CLSDE_OK) goto fail;
     }
     if (json) printf("[\n");
-    for (int m = 0; m < 2; m++)
+    for (int m = run_pc ? 0 : 1; m < (run_ode ? 2 : 1); m++)
         for (int i = 0; i < n_batches; i++) {
             clsde_sample_params p;
             clsde_sample_stats s;
+            window w = {(int32_t)k_measure, 0, 0, 0};
+            const int b = batches[i], last = m == (run_ode ? 1 : 0) && i == n_batches - 1;
+            double seconds = -1, per_eval = -1; /* per_eval: seconds per evaluation per image */
+            int steps_row = 0;
+            double nfe = -1;
             clsde_sample_params_default(&p);
-            p.batch = batches[i];
+            p.batch = b;
             if (m == 0) {
                 p.method = "pc", p.predictor = "reverse_diffusion", p.corrector = "langevin";
                 p.n_steps_each = 1;
@@ -119,19 +167,44 @@ int clsde_cmd_bench_sample(int argc, char **argv)
             } else {
                 p.method = "ode";
             }
-            st = clsde_sample_run(ctx, model, &p, 0, batches[i], x, &s);
+            if (k_measure) p.progress = measure, p.progress_user = &w;
+            st = clsde_sample_run(ctx, model, &p, 0, b, x, &s);
+            if (k_measure && st == CLSDE_ERR_CANCELLED && w.calls == w.k + 1) {
+                st = CLSDE_OK;
+                if (m == 0) { /* 2 evaluations per step */
+                    seconds = w.t1 + (double)(steps - 1) * (w.tk - w.t1) / (double)w.k;
+                    steps_row = (int)steps, nfe = 2.0 * steps;
+                    per_eval = (w.tk - w.t1) / (2.0 * w.k * b);
+                } else {
+                    per_eval = (w.tk - w.t1) / (6.0 * w.k * b);
+                }
+            } else if (st == CLSDE_OK) { /* a full run (the ODE may finish within K) */
+                seconds = s.seconds, nfe = s.nfe_mean;
+                steps_row = m == 0 ? (int)steps : s.steps;
+                per_eval = s.seconds / (s.nfe_mean * b);
+                w.k = 0;
+            }
             if (st != CLSDE_OK) goto fail;
-            if (json)
-                printf("  {\"sampler\": \"%s\", \"batch\": %d, \"steps\": %d, \"nfe\": %d, "
-                       "\"nfe_mean\": %.1f, \"seconds\": %.4f, \"s_per_image\": %.5f, "
-                       "\"device\": \"%s\", \"model\": \"%s\"}%s\n",
-                       p.method, batches[i], m == 0 ? (int)steps : s.steps, s.nfe, s.nfe_mean,
-                       s.seconds, s.seconds / batches[i], dev.name, model_path,
-                       m == 1 && i == n_batches - 1 ? "" : ",");
-            else
-                printf("%-4s %6d %6d %10.1f %10.3f %12.5f\n", p.method, batches[i],
-                       m == 0 ? (int)steps : s.steps, s.nfe_mean, s.seconds,
-                       s.seconds / batches[i]);
+            if (json) {
+                printf("  {\"sampler\": \"%s\", \"batch\": %d, ", p.method, b);
+                if (seconds >= 0)
+                    printf("\"steps\": %d, \"nfe\": %.1f, \"seconds\": %.4f, "
+                           "\"s_per_image\": %.5f, ", steps_row, nfe, seconds, seconds / b);
+                else
+                    printf("\"steps\": null, \"nfe\": null, \"seconds\": null, "
+                           "\"s_per_image\": null, ");
+                printf("\"s_per_eval_per_image\": %.6f, \"projected\": %s, "
+                       "\"measured_attempts\": %d, \"device\": \"%s\", \"model\": \"%s\"}%s\n",
+                       per_eval, w.k && m == 0 ? "true" : "false", w.k, dev.name, model_path,
+                       last ? "" : ",");
+            } else if (seconds >= 0) {
+                printf("%-4s %6d %6d %10.1f %10.3f %12.5f %12.6f%s\n", p.method, b, steps_row,
+                       nfe, seconds, seconds / b, per_eval,
+                       w.k ? "  (projected from the measured steps)" : "");
+            } else {
+                printf("%-4s %6d %6s %10s %10s %12s %12.6f  (%d attempts measured)\n", p.method,
+                       b, "-", "-", "-", "-", per_eval, w.k);
+            }
             fflush(stdout);
         }
     if (json) printf("]\n");
