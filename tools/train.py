@@ -153,7 +153,7 @@ def main():
         raise SystemExit('train.py: only continuous DSM with the default weighting is implemented')
     if opt_cfg.get('optimizer', 'Adam') != 'Adam':
         raise SystemExit(f"train.py: optim.optimizer {opt_cfg['optimizer']} is not Adam")
-    steps = args.steps or tr['n_iters']
+    steps = args.steps if args.steps is not None else tr['n_iters']
     batch = args.batch_size or tr['batch_size']
     tr['batch_size'], tr['n_iters'] = batch, steps
     os.makedirs(args.workdir, exist_ok=True)
