@@ -319,6 +319,13 @@ CLSDE_API clsde_status clsde_net_forward_run(clsde_net *net, const float *x, con
  * shape, input nodes, planned offset, bytes), then the totals. For `clsde info --graph`. */
 CLSDE_API clsde_status clsde_net_print_graph(const clsde_net *net, FILE *f);
 
+/* Profile one evaluation: every node run alone (enqueue, wait), fastest of `rounds`, on the
+ * inputs of the last clsde_net_forward_run (run one first). Prints the time per op kind
+ * (nodes, ms, share, GFLOP/s) and the `top` slowest nodes. For `clsde bench forward
+ * --profile`; the waits add a launch round trip per node that a normal run does not pay. */
+CLSDE_API clsde_status clsde_net_print_profile(clsde_net *net, int32_t rounds, int32_t top,
+                                               FILE *f);
+
 /* ---------------------------------------------------------------- sampling */
 
 /* Progress callback of clsde_sample_run, called on the calling thread after every time step

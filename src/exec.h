@@ -47,4 +47,9 @@ clsde_status clsde_exec_enqueue_range(clsde_exec *e, int32_t first, int32_t coun
 /* Queue the whole graph. Returns without waiting. */
 clsde_status clsde_exec_enqueue(clsde_exec *e);
 
+/* Per-node times for profiles: run every node alone (enqueue, wait) `rounds` times over the
+ * bound buffers as they are; ms[i] = the fastest run of node i. Each wait costs a launch
+ * round trip the replay does not pay, so the sum exceeds a forward by about that much. */
+clsde_status clsde_exec_profile(clsde_exec *e, int32_t rounds, double *ms);
+
 #endif /* CLSDE_EXEC_H */

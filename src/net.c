@@ -144,6 +144,72 @@ clsde_status clsde_net_print_graph(const clsde_net *net, FILE *f)
     return CLSDE_OK;
 }
 
+typedef struct op_total {
+    char op[32];
+    int32_t nodes;
+    double ms, flops;
+} op_total;
+
+static int by_ms_desc(const void *a, const void *b)
+{
+    const double x = ((const op_total *)a)->ms, y = ((const op_total *)b)->ms;
+    return (x < y) - (x > y);
+}
+
+clsde_status clsde_net_print_profile(clsde_net *net, int32_t rounds, int32_t top, FILE *f)
+{
+    clsde_status st = CLSDE_OK;
+    const clsde_graph *g;
+    double *ms = NULL, total = 0;
+    op_total *ops = NULL, *nodes = NULL;
+    int32_t n_ops = 0;
+    CLSDE_FAIL_IF(!net || !f || rounds < 1 || top < 0, net ? net->ctx : NULL, CLSDE_ERR_ARG,
+                  "clsde_net_print_profile: NULL argument, rounds < 1 or top < 0");
+    g = net->g;
+    ms = malloc((size_t)g->n_nodes * sizeof *ms);
+    ops = calloc((size_t)g->n_nodes, sizeof *ops);
+    nodes = calloc((size_t)g->n_nodes, sizeof *nodes);
+    CLSDE_GOTO_IF(!ms || !ops || !nodes, net->ctx, CLSDE_ERR_NOMEM, "profile: out of memory");
+    CLSDE_TRY_GOTO(clsde_exec_profile(net->exec, rounds, ms));
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        const clsde_node *nd = &g->nodes[i];
+        double m, e;
+        int32_t k = 0;
+        if (nd->op == CLSDE_OP_INPUT) continue;
+        clsde_node_flops(nd, &m, &e);
+        nodes[i].nodes = i, nodes[i].ms = ms[i], nodes[i].flops = m; /* nodes: the index */
+        {
+            char label[32];
+            clsde_node_op_label(nd, label, sizeof label);
+            while (k < n_ops && strcmp(ops[k].op, label)) k++;
+            if (k == n_ops) snprintf(ops[n_ops++].op, sizeof ops[0].op, "%s", label);
+        }
+        ops[k].nodes++, ops[k].ms += ms[i], ops[k].flops += m;
+        total += ms[i];
+    }
+    qsort(ops, (size_t)n_ops, sizeof *ops, by_ms_desc);
+    fprintf(f, "profile, batch %d: every node alone, fastest of %d rounds; sum %.3f ms\n",
+            (int)net->batch, (int)rounds, total);
+    fprintf(f, "%-18s %6s %10s %7s %9s\n", "op", "nodes", "ms", "share", "GFLOP/s");
+    for (int32_t k = 0; k < n_ops; k++)
+        fprintf(f, "%-18s %6d %10.3f %6.1f%% %9.2f\n", ops[k].op, (int)ops[k].nodes, ops[k].ms,
+                total > 0 ? 100 * ops[k].ms / total : 0,
+                ops[k].ms > 0 ? ops[k].flops / ops[k].ms * 1e-6 : 0);
+    qsort(nodes, (size_t)g->n_nodes, sizeof *nodes, by_ms_desc);
+    if (top > 0) fprintf(f, "slowest nodes:\n");
+    for (int32_t k = 0; k < top && k < g->n_nodes && nodes[k].ms > 0; k++) {
+        const clsde_node *nd = &g->nodes[nodes[k].nodes];
+        char label[32];
+        clsde_node_op_label(nd, label, sizeof label);
+        fprintf(f, "%5d  %-34s %-18s %dx%dx%dx%d %10.3f ms %9.2f GFLOP/s\n", (int)nodes[k].nodes,
+                nd->name, label, nd->shape[0], nd->shape[1], nd->shape[2], nd->shape[3],
+                nodes[k].ms, nodes[k].ms > 0 ? nodes[k].flops / nodes[k].ms * 1e-6 : 0);
+    }
+fail:
+    free(ms), free(ops), free(nodes);
+    return st;
+}
+
 /* ---- the score wrapper (algorithms.md §2) ----
  * Every label is formed with the reference's float32 operations in its order; this file
  * is compiled as ISO C11, where GCC does not contract a*b + c into an fma. Transcendentals

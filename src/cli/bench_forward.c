@@ -1,14 +1,17 @@
 /*
  * bench_forward.c — `clsde bench forward --model M [--batch 1,8] [--json] [--torch]
- * [--threads N] [--min-time S] [--device SEL]`: the time of one network evaluation
- * (clsde_net_forward_run: host x and t in, host output back) for each batch size, built
- * once per batch. Best of 5 rounds after one warm-up, each round at least min-time / 5 long
- * (the mean of a round, not the fastest single call: a forward is long enough). Reports ms, images/s, GFLOP/s from the net's FLOP count, and
- * the planned device memory (activations + weights).
+ * [--profile] [--threads N] [--min-time S] [--device SEL]`: the time of one network
+ * evaluation (clsde_net_forward_run: host x and t in, host output back) for each batch
+ * size, built once per batch. Best of 5 rounds after one warm-up, each round at least
+ * min-time / 5 long (the mean of a round, not the fastest single call: a forward is long
+ * enough). Reports ms, images/s, GFLOP/s from the net's FLOP count, and the planned device
+ * memory (activations + weights).
  * --torch runs tools/bench_torch.py on the same model file, batch and thread count in a
  * subprocess (python: $CLSDE_PYTHON, else /usr/bin/python3; tools/: $CLSDE_TOOLS_DIR, else
  * next to the executable as `clsde sample` finds models/) and prints both side by side with
  * the speed-up (PyTorch best ms / clsde best ms) and PyTorch's peak RSS.
+ * --profile adds, per batch, the time per op kind and the slowest nodes
+ * (clsde_net_print_profile).
  * --threads N also caps PoCL's worker threads (POCL_MAX_PTHREAD_COUNT, unless already set),
  * so both engines get the same cores.
  */
@@ -166,7 +169,7 @@ int clsde_cmd_bench_forward(int argc, char **argv)
     clsde_status st = CLSDE_OK;
     const char *model_path = NULL, *python = getenv("CLSDE_PYTHON");
     char script[PATH_MAX + 64];
-    int batches[8] = {1, 8}, n_batches = 2, json = 0, torch = 0, rc = 1;
+    int batches[8] = {1, 8}, n_batches = 2, json = 0, torch = 0, profile = 0, rc = 1;
     long threads = 0;
     double min_time = 1.0;
     float *x = NULL, *t = NULL, *out = NULL;
@@ -188,6 +191,8 @@ int clsde_cmd_bench_forward(int argc, char **argv)
             json = 1;
         } else if (!strcmp(o, "--torch")) {
             torch = 1;
+        } else if (!strcmp(o, "--profile")) {
+            profile = 1;
         } else if (!strcmp(o, "--model")) {
             model_path = argv[++i];
         } else if (!strcmp(o, "--device")) {
@@ -216,12 +221,16 @@ int clsde_cmd_bench_forward(int argc, char **argv)
             }
         } else {
             fprintf(stderr, "usage: clsde bench forward --model M [--batch 1,8] [--json] "
-                            "[--torch] [--threads N] [--min-time S] [--device SEL]\n");
+                            "[--torch] [--profile] [--threads N] [--min-time S] [--device SEL]\n");
             return 2;
         }
     }
     if (!model_path) {
         fprintf(stderr, "clsde bench forward: which model? (--model M)\n");
+        return 2;
+    }
+    if (profile && json) {
+        fprintf(stderr, "clsde bench forward: --profile prints a table; not with --json\n");
         return 2;
     }
     if (torch && check_torch(python, script, sizeof script)) return 1;
@@ -288,6 +297,10 @@ int clsde_cmd_bench_forward(int argc, char **argv)
                 el = now() - t0;
             } while (el < min_time / 5 && reps < 100000);
             if (el / reps < best) best = el / reps;
+        }
+        if (profile) {
+            st = clsde_net_print_profile(net, 5, 15, stdout);
+            if (st != CLSDE_OK) goto fail;
         }
         clsde_net_destroy(net);
         net = NULL;

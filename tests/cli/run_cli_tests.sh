@@ -94,12 +94,15 @@ bundled="$(dirname "$clsde")/../../models/ddpmpp_s_mnist.safetensors"
 if [ -f "$bundled" ]; then
     expect 0 '"batch": 3, "threads": 1, ' -- bench forward --model "$bundled" --batch 1,3 --threads 1 --min-time 0 --json
     expect 0 "images/s" -- bench forward --model "$bundled" --batch 2 --min-time 0
+    expect 0 "slowest nodes:" -- bench forward --model "$bundled" --batch 2 --min-time 0 --profile
+    expect 0 "conv2d_3x3 " -- bench forward --model "$bundled" --batch 1 --min-time 0 --profile
     # --measure: PC projected from 2 of 50 steps; the ODE's seconds per evaluation only
     expect 0 '"steps": 50, "nfe": 100.0, ' -- bench sample --model "$bundled" --batch 2 --steps 50 --measure 2 --samplers pc --json
     expect 0 '"projected": true, "measured_attempts": 2,' -- bench sample --model "$bundled" --batch 2 --steps 50 --measure 2 --samplers pc --json
     expect 0 '"steps": null, "nfe": null, "seconds": null, ' -- bench sample --model "$bundled" --batch 1 --measure 2 --samplers ode --json
     expect 0 "(2 attempts measured)" -- bench sample --model "$bundled" --batch 1 --measure 2 --samplers ode
 fi
+expect 2 "--profile prints a table; not with --json" -- bench forward --model m --profile --json
 expect 2 "clsde bench sample: which model? (--model M)" -- bench sample --batch 1
 expect 2 "--measure '0' must be in 1..100000" -- bench sample --model m --measure 0
 expect 2 "--samplers 'sde' must be pc, ode or pc,ode" -- bench sample --model m --samplers sde
