@@ -3,27 +3,23 @@
 # discrete: label (N-1)t and the alphabar table), in batches of 2 for its 3 images so the
 # padded last batch is exercised; the outputs are compared with the official ones per
 # image (max|diff| / max|ref| <= 1e-4) by a few lines of numpy.
-# Usage: forward_fixture.sh PATH/TO/clsde SOURCE_ROOT. Exit 77 (skipped) without the
-# fixture, /usr/bin/python3 or numpy.
+# Usage: forward_fixture.sh PATH/TO/clsde SOURCE_ROOT. Fixtures and skips (exit 77):
+# tests/convert_fixtures.sh.
 set -u
 clsde=$1
 root=$2
-fixture=${CLSDE_FIXTURES:-$root/../shared/fixtures}/vp_ddpm
-python=${CLSDE_PYTHON:-/usr/bin/python3}
-skip() { echo "forward_fixture: skipped: $*"; exit 77; }
-[ -f "$fixture/checkpoint.pth" ] || skip "no fixture at $fixture"
-"$python" -c 'import numpy' 2>/dev/null || skip "$python cannot import numpy"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/clsde-forward-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+test_name=forward_fixture
+. "$root/tests/convert_fixtures.sh"
+fixture=$fixtures/vp_ddpm
+convert_fixture vp_ddpm
+model=$tmp/vp_ddpm.safetensors
 
-"$python" "$root/tools/convert.py" "$fixture/checkpoint.pth" --config "$fixture/config.json" \
-    -o "$tmp/m.safetensors" >/dev/null || exit 1
-"$clsde" info "$tmp/m.safetensors" --graph >"$tmp/info.txt" || { cat "$tmp/info.txt"; exit 1; }
+"$clsde" info "$model" --graph >"$tmp/info.txt" || { cat "$tmp/info.txt"; exit 1; }
 for want in "architecture   ddpm" "parameters     685731" "GFLOP per image" "planned vs" \
             "all_modules.3.Conv_1" "group_norm_silu"; do
     grep -qF -- "$want" "$tmp/info.txt" || { echo "info lacks '$want':"; cat "$tmp/info.txt"; exit 1; }
 done
-"$clsde" forward --model "$tmp/m.safetensors" --input "$fixture/io.safetensors" \
+"$clsde" forward --model "$model" --input "$fixture/io.safetensors" \
     --output "$tmp/o.safetensors" --score --batch 2 || exit 1
 "$python" - "$root/tools" "$fixture/io.safetensors" "$tmp/o.safetensors" <<'PY'
 import sys

@@ -3,23 +3,16 @@
 # ve_ncsnpp_skip: VE NCSN++ continuous): settings errors with exit code and message, the
 # device-memory check, PNG grid / per-image PNGs / raw output with their metadata, the same
 # images for any batch size, the ODE sampler, and NaN/Inf reported with step and stage.
-# Usage: sample_cli.sh PATH/TO/clsde SOURCE_ROOT. Exit 77 (skipped) without the fixtures,
-# /usr/bin/python3 or numpy.
+# Usage: sample_cli.sh PATH/TO/clsde SOURCE_ROOT. Fixtures and skips (exit 77):
+# tests/convert_fixtures.sh.
 set -u
 clsde=$1
 root=$2
-fixtures=${CLSDE_FIXTURES:-$root/../shared/fixtures}
-python=${CLSDE_PYTHON:-/usr/bin/python3}
-skip() { echo "sample_cli: skipped: $*"; exit 77; }
-[ -f "$fixtures/vp_ddpmpp/checkpoint.pth" ] || skip "no fixtures at $fixtures"
-"$python" -c 'import numpy' 2>/dev/null || skip "$python cannot import numpy"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/clsde-sample-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+test_name=sample_cli
+. "$root/tests/convert_fixtures.sh"
 export CLSDE_CACHE_DIR="$tmp/cache"
-for m in vp_ddpmpp ve_ncsnpp_skip; do
-    "$python" "$root/tools/convert.py" "$fixtures/$m/checkpoint.pth" \
-        --config "$fixtures/$m/config.json" -o "$tmp/$m.safetensors" >/dev/null || exit 1
-done
+convert_fixture vp_ddpmpp
+convert_fixture ve_ncsnpp_skip
 vp="$tmp/vp_ddpmpp.safetensors"
 ve="$tmp/ve_ncsnpp_skip.safetensors"
 pass=0
