@@ -21,31 +21,15 @@
 #include <cmocka.h>
 
 #include "model.h"
+#include "synthetic_config.h"
 
 static char tmpdir[256];
 static char path[512];
 
-/* A small NCSN++ VE config (the ve_ncsnpp_skip fixture's scheme, 2 levels). */
-static const char *base_config =
-    "{\"training\": {\"sde\": \"vesde\", \"continuous\": true, \"batch_size\": 128},"
-    " \"sampling\": {\"method\": \"pc\", \"predictor\": \"reverse_diffusion\","
-    "   \"corrector\": \"langevin\", \"snr\": 0.16, \"n_steps_each\": 1,"
-    "   \"noise_removal\": true, \"probability_flow\": false},"
-    " \"data\": {\"dataset\": \"CIFAR10\", \"image_size\": 16, \"num_channels\": 3,"
-    "   \"centered\": false},"
-    " \"model\": {\"name\": \"ncsnpp\", \"sigma_min\": 0.01, \"sigma_max\": 50,"
-    "   \"num_scales\": 1000, \"beta_min\": 0.1, \"beta_max\": 20.0, \"dropout\": 0.1,"
-    "   \"embedding_type\": \"fourier\", \"scale_by_sigma\": true, \"nonlinearity\": \"swish\","
-    "   \"nf\": 16, \"ch_mult\": [1, 2], \"num_res_blocks\": 1, \"attn_resolutions\": [8],"
-    "   \"resamp_with_conv\": true, \"conditional\": true, \"fir\": true,"
-    "   \"fir_kernel\": [1, 3, 3, 1], \"skip_rescale\": true, \"resblock_type\": \"biggan\","
-    "   \"progressive\": \"output_skip\", \"progressive_input\": \"input_skip\","
-    "   \"progressive_combine\": \"sum\", \"fourier_scale\": 16, \"conv_size\": 3}}";
-
-/* The base config with one field replaced (value as JSON text) or removed (NULL). */
+/* The synthetic config with one field replaced (value as JSON text) or removed (NULL). */
 static char *config_with(const char *section, const char *key, const char *value_json)
 {
-    cJSON *root = cJSON_Parse(base_config), *sec;
+    cJSON *root = cJSON_Parse(synthetic_config), *sec;
     char *out;
     assert_non_null(root);
     sec = cJSON_GetObjectItemCaseSensitive(root, section);
@@ -360,10 +344,10 @@ static void test_parse_memory(void **state)
 static void test_metadata(void **state)
 {
     (void)state;
-    write_model(base_config, NULL);
+    write_model(synthetic_config, NULL);
     expect_fail(CLSDE_ERR_FORMAT, "m.safetensors: not a clsde model file: __metadata__ has no "
                                   "clsde_format");
-    write_model(base_config, "2");
+    write_model(synthetic_config, "2");
     expect_fail(CLSDE_ERR_UNSUPPORTED, "clsde_format '2' is not supported");
     write_model(NULL, "1");
     expect_fail(CLSDE_ERR_FORMAT, "m.safetensors: __metadata__ has no config");
@@ -420,7 +404,7 @@ static void test_config_fields(void **state)
 
 static void test_config_vp(void **state)
 {
-    cJSON *root = cJSON_Parse(base_config);
+    cJSON *root = cJSON_Parse(synthetic_config);
     clsde_model_config c;
     char *t;
     (void)state;
@@ -488,7 +472,8 @@ static void test_config_parse_direct(void **state)
     clsde_model_config c;
     char *t;
     (void)state;
-    assert_int_equal(clsde_model_config_parse(NULL, "x", base_config, strlen(base_config), &c),
+    assert_int_equal(clsde_model_config_parse(NULL, "x", synthetic_config,
+                                              strlen(synthetic_config), &c),
                      CLSDE_OK);
     assert_int_equal(c.arch, CLSDE_ARCH_NCSNPP);
     assert_string_equal(c.name, "ncsnpp");
@@ -528,10 +513,10 @@ static void test_config_parse_direct(void **state)
     assert_non_null(strstr(clsde_last_error(NULL), "x: config has text after its JSON object"));
 }
 
-/* The base config with several fields replaced: "section.key", JSON value, ..., NULL. */
+/* The synthetic config with several fields replaced: "section.key", JSON value, ..., NULL. */
 static char *config_set(const char *first, ...)
 {
-    cJSON *root = cJSON_Parse(base_config);
+    cJSON *root = cJSON_Parse(synthetic_config);
     char *out;
     va_list ap;
     va_start(ap, first);
@@ -628,7 +613,7 @@ static void test_good_model(void **state)
     const float *w = NULL;
     static const int64_t ws[2] = {2, 3}, bad[2] = {3, 2}, bs[1] = {3}, b4[4] = {3, 1, 1, 1};
     (void)state;
-    write_model(base_config, "1");
+    write_model(synthetic_config, "1");
     assert_int_equal(clsde_model_file_load(NULL, path, &m), CLSDE_OK);
     assert_non_null(m);
     assert_int_equal(m->n_params, 9);
@@ -668,7 +653,7 @@ static void test_unused_list(void **state)
     float v[8] = {0};
     static const int64_t one[1] = {1};
     clsde_st_write_tensor t[8];
-    const clsde_st_kv meta[2] = {{"clsde_format", "1"}, {"config", base_config}};
+    const clsde_st_kv meta[2] = {{"clsde_format", "1"}, {"config", synthetic_config}};
     (void)state;
     for (int i = 0; i < 8; i++) {
         snprintf(name[i], sizeof name[i], "t%d", i);
@@ -689,7 +674,7 @@ static void test_model_dtype(void **state)
     static const int64_t s[1] = {2};
     static const uint16_t h[2] = {0x3c00, 0x4000};
     const clsde_st_write_tensor t[1] = {{"w", CLSDE_DTYPE_F16, 1, s, h}};
-    const clsde_st_kv meta[2] = {{"clsde_format", "1"}, {"config", base_config}};
+    const clsde_st_kv meta[2] = {{"clsde_format", "1"}, {"config", synthetic_config}};
     (void)state;
     assert_int_equal(clsde_safetensors_write(NULL, path, t, 1, meta, 2), CLSDE_OK);
     expect_fail(CLSDE_ERR_FORMAT, "m.safetensors: tensor 'w' has dtype F16; clsde model files "
@@ -703,7 +688,7 @@ static void test_memory_load(void **state)
     unsigned char *buf;
     clsde_model *m = NULL;
     (void)state;
-    write_model(base_config, "1");
+    write_model(synthetic_config, "1");
     f = fopen(path, "rb");
     assert_non_null(f);
     fseek(f, 0, SEEK_END);
@@ -808,7 +793,7 @@ static void test_public_api(void **state)
     clsde_context_params_default(&p);
     p.no_cache = 1;
     assert_int_equal(clsde_context_create(&p, &ctx), CLSDE_OK);
-    write_model(base_config, "1");
+    write_model(synthetic_config, "1");
     assert_int_equal(clsde_model_load(ctx, NULL, &m), CLSDE_ERR_ARG);
     assert_int_equal(clsde_model_load(ctx, path, &m), CLSDE_OK);
     assert_int_equal(clsde_model_get_info(m, &info), CLSDE_OK);

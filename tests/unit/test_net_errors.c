@@ -16,33 +16,17 @@
 
 #include "clsde.h"
 #include "safetensors.h"
-
-/* A small NCSN++ VE config (2 levels, Fourier embedding: module 0 is W [nf]). */
-static const char *config =
-    "{\"training\": {\"sde\": \"vesde\", \"continuous\": true},"
-    " \"sampling\": {\"method\": \"pc\", \"predictor\": \"reverse_diffusion\","
-    "   \"corrector\": \"langevin\", \"snr\": 0.16, \"n_steps_each\": 1,"
-    "   \"noise_removal\": true, \"probability_flow\": false},"
-    " \"data\": {\"dataset\": \"CIFAR10\", \"image_size\": 16, \"num_channels\": 3,"
-    "   \"centered\": false},"
-    " \"model\": {\"name\": \"ncsnpp\", \"sigma_min\": 0.01, \"sigma_max\": 50,"
-    "   \"num_scales\": 1000, \"beta_min\": 0.1, \"beta_max\": 20.0, \"dropout\": 0.1,"
-    "   \"embedding_type\": \"fourier\", \"scale_by_sigma\": true, \"nonlinearity\": \"swish\","
-    "   \"nf\": 16, \"ch_mult\": [1, 2], \"num_res_blocks\": 1, \"attn_resolutions\": [8],"
-    "   \"resamp_with_conv\": true, \"conditional\": true, \"fir\": true,"
-    "   \"fir_kernel\": [1, 3, 3, 1], \"skip_rescale\": true, \"resblock_type\": \"biggan\","
-    "   \"progressive\": \"output_skip\", \"progressive_input\": \"input_skip\","
-    "   \"progressive_combine\": \"sum\", \"fourier_scale\": 16, \"conv_size\": 3}}";
+#include "synthetic_config.h"
 
 static char path[256];
 static clsde_context *ctx;
 
-/* A model file holding one tensor `name` of `n` floats and the config above. */
+/* A model file holding one tensor `name` of `n` floats and the synthetic config. */
 static void write_model(const char *name, int64_t n)
 {
     static const float zeros[64];
     const clsde_st_write_tensor t[1] = {{name, CLSDE_DTYPE_F32, 1, &n, zeros}};
-    const clsde_st_kv meta[2] = {{"clsde_format", "1"}, {"config", config}};
+    const clsde_st_kv meta[2] = {{"clsde_format", "1"}, {"config", synthetic_config}};
     assert_true(n <= 64);
     assert_int_equal(clsde_safetensors_write(NULL, path, t, 1, meta, 2), CLSDE_OK);
 }
