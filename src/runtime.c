@@ -378,6 +378,19 @@ void clsde_buffer_release(cl_mem mem)
     if (mem) clReleaseMemObject(mem);
 }
 
+clsde_status clsde_buffer_check(clsde_context *ctx, const char *what, const char *name, cl_mem m,
+                                int64_t count)
+{
+    size_t bytes = 0;
+    CLSDE_FAIL_IF(!m, ctx, CLSDE_ERR_ARG, "%s: %s is NULL", what, name);
+    CLSDE_CL(ctx, clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof bytes, &bytes, NULL),
+             "clGetMemObjectInfo");
+    CLSDE_FAIL_IF((int64_t)(bytes / sizeof(float)) < count, ctx, CLSDE_ERR_ARG,
+                  "%s: %s holds %zu floats, the shape needs %lld", what, name,
+                  bytes / sizeof(float), (long long)count);
+    return CLSDE_OK;
+}
+
 clsde_status clsde_scratch_get(clsde_context *ctx, int slot, size_t bytes, cl_mem *out)
 {
     CLSDE_FAIL_IF(slot < 0 || slot >= CLSDE_SCRATCH_SLOTS, ctx, CLSDE_ERR_INTERNAL,

@@ -62,6 +62,10 @@ clsde_status clsde_buffer_read(clsde_context *ctx, cl_mem mem, size_t offset, si
 clsde_status clsde_buffer_sub(clsde_context *ctx, cl_mem parent, size_t offset, size_t bytes,
                               cl_mem *out);
 void clsde_buffer_release(cl_mem mem);
+/* A kernel operand: `m` is not NULL and holds at least `count` floats; else CLSDE_ERR_ARG
+ * with "<what>: <name> is NULL" or "<what>: <name> holds N floats, the shape needs M". */
+clsde_status clsde_buffer_check(clsde_context *ctx, const char *what, const char *name, cl_mem m,
+                                int64_t count);
 /* Workspace `slot` (0 .. CLSDE_SCRATCH_SLOTS-1) of at least `bytes`, owned by the context
  * and kept until it is destroyed; grown (reallocated) when too small. One in-order queue,
  * so work already enqueued on the old buffer still completes. A wrapper uses a slot only

@@ -16,20 +16,6 @@
 #define WG_DEFAULT 1
 #define VW_DEFAULT 16
 
-/* A buffer must hold at least `count` floats. */
-static clsde_status check_buf(clsde_context *ctx, const char *what, const char *name, cl_mem m,
-                              int64_t count)
-{
-    size_t bytes = 0;
-    CLSDE_FAIL_IF(!m, ctx, CLSDE_ERR_ARG, "%s: %s is NULL", what, name);
-    CLSDE_CL(ctx, clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof bytes, &bytes, NULL),
-             "clGetMemObjectInfo");
-    CLSDE_FAIL_IF((int64_t)(bytes / sizeof(float)) < count, ctx, CLSDE_ERR_ARG,
-                  "%s: %s holds %zu floats, the shape needs %lld", what, name,
-                  bytes / sizeof(float), (long long)count);
-    return CLSDE_OK;
-}
-
 clsde_status clsde_group_norm_enqueue_tuned(clsde_context *ctx, const clsde_group_norm_params *p,
                                             int32_t wg, int32_t vw, cl_mem x, cl_mem gamma,
                                             cl_mem beta, cl_mem y)
@@ -61,10 +47,10 @@ clsde_status clsde_group_norm_enqueue_tuned(clsde_context *ctx, const clsde_grou
                   (int)wg, (int)ctx->info.max_work_group_size);
     CLSDE_FAIL_IF(vw != 1 && vw != 2 && vw != 4 && vw != 8 && vw != 16, ctx, CLSDE_ERR_ARG,
                   "%s: vector width %d", name, (int)vw);
-    CLSDE_TRY(check_buf(ctx, name, "x", x, (int64_t)p->n * c * hw));
-    CLSDE_TRY(check_buf(ctx, name, "y", y, (int64_t)p->n * c * hw));
-    CLSDE_TRY(check_buf(ctx, name, "gamma", gamma, c));
-    CLSDE_TRY(check_buf(ctx, name, "beta", beta, c));
+    CLSDE_TRY(clsde_buffer_check(ctx, name, "x", x, (int64_t)p->n * c * hw));
+    CLSDE_TRY(clsde_buffer_check(ctx, name, "y", y, (int64_t)p->n * c * hw));
+    CLSDE_TRY(clsde_buffer_check(ctx, name, "gamma", gamma, c));
+    CLSDE_TRY(clsde_buffer_check(ctx, name, "beta", beta, c));
 
     if (wg != WG_DEFAULT || vw != VW_DEFAULT)
         snprintf(options, sizeof options, "-DWG=%d -DVW=%d", (int)wg, (int)vw);

@@ -15,27 +15,13 @@
 /* Work-group shape for the 2-D image kernels: 16 columns x 4 rows of one plane. */
 static const size_t lws_img[3] = {16, 4, 1};
 
-/* A buffer must hold at least `count` floats. */
-static clsde_status check_buf(clsde_context *ctx, const char *what, const char *name, cl_mem m,
-                              int64_t count)
-{
-    size_t bytes = 0;
-    CLSDE_FAIL_IF(!m, ctx, CLSDE_ERR_ARG, "%s: %s is NULL", what, name);
-    CLSDE_CL(ctx, clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof bytes, &bytes, NULL),
-             "clGetMemObjectInfo");
-    CLSDE_FAIL_IF((int64_t)(bytes / sizeof(float)) < count, ctx, CLSDE_ERR_ARG,
-                  "%s: %s holds %zu floats, the shape needs %lld", what, name,
-                  bytes / sizeof(float), (long long)count);
-    return CLSDE_OK;
-}
-
 /* x [n, c, h, w] -> y [n, c, oh, ow], separate buffers of the right sizes. */
 static clsde_status check_io(clsde_context *ctx, const char *what, int32_t n, int32_t c,
                              int32_t h, int32_t w, int32_t oh, int32_t ow, cl_mem x, cl_mem y)
 {
     CLSDE_FAIL_IF(x == y && x, ctx, CLSDE_ERR_ARG, "%s: y must not alias x", what);
-    CLSDE_TRY(check_buf(ctx, what, "x", x, (int64_t)n * c * h * w));
-    return check_buf(ctx, what, "y", y, (int64_t)n * c * oh * ow);
+    CLSDE_TRY(clsde_buffer_check(ctx, what, "x", x, (int64_t)n * c * h * w));
+    return clsde_buffer_check(ctx, what, "y", y, (int64_t)n * c * oh * ow);
 }
 
 static clsde_status check_planes(clsde_context *ctx, const char *what, int32_t n, int32_t c,
@@ -226,9 +212,9 @@ clsde_status clsde_concat_enqueue(clsde_context *ctx, int32_t n, int32_t c1, int
                   (int)hw);
     n1 = c1 * hw, n2 = c2 * hw;
     CLSDE_FAIL_IF(y && (y == a || y == b), ctx, CLSDE_ERR_ARG, "concat: y must not alias a or b");
-    CLSDE_TRY(check_buf(ctx, "concat", "a", a, (int64_t)n * n1));
-    CLSDE_TRY(check_buf(ctx, "concat", "b", b, (int64_t)n * n2));
-    CLSDE_TRY(check_buf(ctx, "concat", "y", y, (int64_t)n * (n1 + n2)));
+    CLSDE_TRY(clsde_buffer_check(ctx, "concat", "a", a, (int64_t)n * n1));
+    CLSDE_TRY(clsde_buffer_check(ctx, "concat", "b", b, (int64_t)n * n2));
+    CLSDE_TRY(clsde_buffer_check(ctx, "concat", "y", y, (int64_t)n * (n1 + n2)));
     gws[0] = (size_t)(n1 + n2), gws[1] = (size_t)n;
     CLSDE_TRY(clsde_kernel_get(ctx, FILE_, "", "concat", &k));
     CLSDE_ARG(ctx, k, 0, n1);
