@@ -11,6 +11,7 @@
 #include "bench.h"
 #include "kernels/attention.h"
 #include "kernels/conv2d.h"
+#include "kernels/conv_down_fir.h"
 #include "kernels/elementwise.h"
 #include "kernels/group_norm.h"
 #include "kernels/reduce.h"
@@ -314,7 +315,8 @@ static const int conv_shapes[][9] = {
     {256, 4, 256, 3, 1, 1, 1, 1, 1},
     {3, 32, 128, 3, 1, 1, 1, 1, 1},   /* input conv */
     {128, 32, 3, 3, 1, 1, 1, 1, 1},   /* output conv */
-    {128, 33, 256, 3, 2, 0, 0, 0, 0}, /* fused FIR conv-downsample after the pre-filter */
+    {128, 33, 256, 3, 2, 0, 0, 0, 0}, /* the conv of the two-pass FIR conv-downsample (the
+                                         network runs conv_down_fir, below, instead) */
     {128, 32, 128, 3, 2, 0, 0, 1, 1}, /* DDPM downsample: right/bottom pad, stride 2 */
     {384, 32, 128, 1, 1, 0, 0, 0, 0}, /* up-path shortcut after the skip concat */
     {512, 16, 256, 1, 1, 0, 0, 0, 0},
@@ -605,6 +607,142 @@ static clsde_status bench_conv2d_net(clsde_bench *b)
     return CLSDE_OK;
 }
 
+/* ------------------------------------------------------------ fused FIR conv-downsample */
+
+/* The NCSN++ input pyramid's Conv2d_0 (networks.md §1.3, §7.1), three ways on the same
+ * buffers: [0] conv_down_fir, the fused kernel (what the network runs); [1] the two-pass
+ * path it replaced, the upfirdn2d pre-filter into a [n, c_in, h+1, w+1] buffer, then the
+ * conv2d the tune table (else the defaults) picks; [2] the pre-filter alone; [3] that
+ * conv alone. The conv's inputs are the pre-filter's outputs. */
+typedef struct cdf_arg {
+    clsde_conv_down_fir_params p;
+    clsde_conv2d_params cp;
+    clsde_upfirdn2d_params fp;
+    cl_mem x, w, wt, bias, z, y;
+    int which;
+} cdf_arg;
+
+static clsde_status run_cdf(clsde_context *ctx, void *q)
+{
+    const cdf_arg *a = q;
+    if (a->which == 0)
+        return clsde_conv_down_fir_enqueue(ctx, &a->p, a->x, a->wt, a->bias, NULL, a->y);
+    if (a->which != 3) CLSDE_TRY(clsde_upfirdn2d_enqueue(ctx, &a->fp, a->x, a->z));
+    if (a->which == 2) return CLSDE_OK;
+    return clsde_conv2d_enqueue(ctx, &a->cp, a->z, a->w, a->bias, NULL, NULL, a->y);
+}
+
+/* Work: the conv's 2 c_out (9 c_in) oh ow FLOP per image (the FIR taps not counted, so
+ * both rows count the same work); roof: OpenBLAS sgemm on the equivalent GEMM (M = c_out,
+ * N = batch*oh*ow, K = 9 c_in), timed in the same rounds. Rows: conv_down_fir (fused),
+ * conv_down_fir_2pass (pre-filter + conv); the text output adds the pre-filter and the
+ * conv alone and the speedup. Each variant counts its fastest call, all interleaved
+ * round by round (5 rounds), as bench_conv_case does. */
+static clsde_status bench_conv_down_fir(clsde_bench *b)
+{
+    static const int shapes[][3] = {{3, 32, 128}, {128, 16, 256}, {256, 8, 256}};
+    if (!clsde_bench_wants(b, "conv_down_fir")) return CLSDE_OK;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        for (int bi = 0; bi < b->n_batches; bi++) {
+            cdf_arg a;
+            const int n = b->batches[bi], ci = shapes[s][0], side = shapes[s][1];
+            const int co = shapes[s][2];
+            double ms[5] = {1e30, 1e30, 1e30, 1e30, 1e30}, flop;
+            size_t nx, nw, nz, ny, nmax;
+            float *host = NULL;
+            char shape[64];
+            clsde_status st = CLSDE_OK;
+#ifdef CLSDE_HAVE_OPENBLAS
+            float *A = NULL, *B = NULL, *C = NULL;
+#endif
+            int oh, ow;
+            memset(&a, 0, sizeof a);
+            a.p = (clsde_conv_down_fir_params){n, ci, side, side, co, 1, 0, 1.0f};
+            a.fp = (clsde_upfirdn2d_params){n, ci, side, side, 1, 1, 2, 2, 1.0f};
+            a.cp = (clsde_conv2d_params){n, ci, side + 1, side + 1, co, 3, 2, 0, 0, 0, 0,
+                                         1, 0, 0, 1.0f};
+            oh = clsde_conv_down_fir_out_h(&a.p), ow = clsde_conv_down_fir_out_w(&a.p);
+            nx = (size_t)n * ci * side * side, nw = (size_t)co * ci * 9;
+            nz = (size_t)n * ci * (side + 1) * (side + 1), ny = (size_t)n * co * oh * ow;
+            nmax = nx > nw ? nx : nw;
+            flop = 2.0 * co * 9.0 * ci * oh * ow * n;
+            host = malloc(nmax * sizeof(float));
+#ifdef CLSDE_HAVE_OPENBLAS
+            A = malloc(nw * sizeof(float));
+            B = malloc((size_t)9 * ci * n * oh * ow * sizeof(float));
+            C = malloc(ny * sizeof(float));
+            if (!A || !B || !C) st = CLSDE_ERR_NOMEM;
+            for (size_t i = 0; A && B && i < nw; i++) A[i] = (float)(i % 7) * 0.1f;
+            for (size_t i = 0; B && i < (size_t)9 * ci * n * oh * ow; i++)
+                B[i] = (float)(i % 5) * 0.1f;
+            openblas_set_num_threads(b->ctx->info.compute_units > 0 ? b->ctx->info.compute_units
+                                                                    : 1);
+#endif
+            if (!host) st = CLSDE_ERR_NOMEM;
+            for (size_t i = 0; host && i < nmax; i++) host[i] = (float)(i % 11) * 0.05f - 0.25f;
+            if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, nx * sizeof(float), &a.x);
+            if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, nw * sizeof(float), &a.w);
+            if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, nw * sizeof(float), &a.wt);
+            if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, co * sizeof(float), &a.bias);
+            if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, nz * sizeof(float), &a.z);
+            if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, ny * sizeof(float), &a.y);
+            if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.x, 0, nx * sizeof(float), host);
+            if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.w, 0, nw * sizeof(float), host);
+            if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.wt, 0, nw * sizeof(float), host);
+            if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.bias, 0, co * sizeof(float), host);
+            for (a.which = 0; a.which < 4 && st == CLSDE_OK; a.which++) {
+                st = run_cdf(b->ctx, &a); /* warm-up: builds the programs */
+                if (st == CLSDE_OK) st = clsde_finish(b->ctx);
+            }
+            for (int round = 0; round < 5 && st == CLSDE_OK; round++) {
+                for (int i = 0; i < 5 && st == CLSDE_OK; i++) {
+                    double spent = 0;
+                    a.which = i;
+                    do {
+                        const double t0 = now();
+                        double t;
+                        if (i == 4) {
+#ifdef CLSDE_HAVE_OPENBLAS
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, co,
+                                        n * oh * ow, 9 * ci, 1.0f, A, 9 * ci, B, n * oh * ow,
+                                        0.0f, C, n * oh * ow);
+#else
+                            break;
+#endif
+                        } else {
+                            st = run_cdf(b->ctx, &a);
+                            if (st == CLSDE_OK) st = clsde_finish(b->ctx);
+                        }
+                        t = 1e3 * (now() - t0);
+                        if (t < ms[i]) ms[i] = t;
+                        spent += t;
+                    } while (st == CLSDE_OK && spent < 1e3 * b->min_seconds / 5);
+                }
+            }
+            free(host);
+#ifdef CLSDE_HAVE_OPENBLAS
+            free(A), free(B), free(C);
+#endif
+            clsde_buffer_release(a.x), clsde_buffer_release(a.w), clsde_buffer_release(a.wt);
+            clsde_buffer_release(a.bias), clsde_buffer_release(a.z), clsde_buffer_release(a.y);
+            CLSDE_FAIL_IF(st == CLSDE_ERR_NOMEM, b->ctx, st, "out of memory");
+            CLSDE_TRY(st);
+            {
+                const double roof = ms[4] < 1e29 ? flop / (ms[4] * 1e-3) / 1e9 : 0;
+                snprintf(shape, sizeof shape, "%dx%dx%d->%d", n, ci, side, co);
+                clsde_bench_row(b, "conv_down_fir", shape, ms[0], flop, "GFLOP/s", roof);
+                clsde_bench_row(b, "conv_down_fir_2pass", shape, ms[1], flop, "GFLOP/s", roof);
+                if (!b->json)
+                    fprintf(b->out, "conv_down_fir %s: fused %.4f ms, two-pass %.4f ms "
+                            "(pre-filter %.4f + conv %.4f alone), OpenBLAS %.4f ms; "
+                            "two-pass / fused %.2fx\n", shape, ms[0], ms[1], ms[2], ms[3],
+                            roof > 0 ? ms[4] : 0.0, ms[1] / ms[0]);
+            }
+        }
+    }
+    return CLSDE_OK;
+}
+
 /* ------------------------------------------------------------ sampler state updates */
 
 /* Sampler state shapes per sample: CIFAR-10 and the 256^2 LSUN/CelebA-HQ models. */
@@ -776,6 +914,7 @@ clsde_status clsde_bench_kernels(clsde_bench *b)
     CLSDE_TRY(bench_attention(b));
     CLSDE_TRY(bench_conv2d(b));
     CLSDE_TRY(bench_conv2d_net(b));
+    CLSDE_TRY(bench_conv_down_fir(b));
     CLSDE_TRY(bench_sde(b));
     CLSDE_TRY(bench_resample(b));
     if (b->json) fputs("\n]\n", b->out);

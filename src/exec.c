@@ -9,6 +9,7 @@
 #include "exec.h"
 #include "kernels/attention.h"
 #include "kernels/conv2d.h"
+#include "kernels/conv_down_fir.h"
 #include "kernels/elementwise.h"
 #include "kernels/embed.h"
 #include "kernels/group_norm.h"
@@ -192,6 +193,8 @@ static clsde_status enqueue_node(clsde_exec *e, const clsde_node *nd, int32_t id
     case CLSDE_OP_INPUT: return CLSDE_OK;
     case CLSDE_OP_CONV2D: return clsde_conv2d_enqueue(ctx, &p->conv2d, in[0], w[0], w[1], in[1],
                                                      in[2], y);
+    case CLSDE_OP_CONV_DOWN_FIR:
+        return clsde_conv_down_fir_enqueue(ctx, &p->conv_down_fir, in[0], w[0], w[1], in[1], y);
     case CLSDE_OP_DENSE: return clsde_dense_enqueue(ctx, p->dense.n, p->dense.in, p->dense.out,
                                                    in[0], w[0], w[1], y);
     case CLSDE_OP_GROUP_NORM: return clsde_group_norm_enqueue(ctx, &p->group_norm, in[0], w[0],

@@ -27,10 +27,11 @@ static const clsde_op_info op_table[] = {
     [CLSDE_OP_ATTENTION] = {"attention", 3, -1},
     [CLSDE_OP_FOURIER_EMBED] = {"fourier_embed", 1, -1},
     [CLSDE_OP_SINUSOIDAL_EMBED] = {"sinusoidal_embed", 1, -1},
+    [CLSDE_OP_CONV_DOWN_FIR] = {"conv_down_fir", 2, 1}, /* y may be the residual */
 };
 _Static_assert(sizeof op_table / sizeof op_table[0] == CLSDE_OP_COUNT,
                "op_table must have one row per CLSDE_OP_");
-_Static_assert(CLSDE_OP_COUNT == 15, "a new op needs a row in op_table, a case in exec.c "
+_Static_assert(CLSDE_OP_COUNT == 16, "a new op needs a row in op_table, a case in exec.c "
                                      "and in clsde_node_flops");
 
 const clsde_op_info *clsde_op_get_info(clsde_op op)
@@ -107,8 +108,9 @@ static clsde_node *add(clsde_graph *g, clsde_op op, const char *name, int32_t in
     clsde_node *nd;
     if (g->status != CLSDE_OK) return NULL;
     for (int s = 0; s < op_table[op].n_in; s++) {
-        /* conv2d's chan_bias and res slots are optional; every other slot is required */
-        const int optional = op == CLSDE_OP_CONV2D && s > 0;
+        /* conv2d's chan_bias and res slots and conv_down_fir's res slot are optional; every
+         * other slot is required */
+        const int optional = (op == CLSDE_OP_CONV2D || op == CLSDE_OP_CONV_DOWN_FIR) && s > 0;
         if (ins[s] == -1 && optional) continue;
         if (ins[s] < 0 || ins[s] >= g->n_nodes) {
             clsde_graph_fail(g, CLSDE_ERR_INTERNAL, "graph: %s '%s': input %d is node %d of %d",
@@ -233,6 +235,47 @@ int32_t clsde_graph_conv2d(clsde_graph *g, const char *name, int32_t x, int32_t 
     }
     if (conv->res >= 0) {
         const int32_t *rs = shape_of(g, conv->res);
+        if (rs[0] != p->n || rs[1] != c_out || rs[2] != oh || rs[3] != ow)
+            return clsde_graph_fail(g, CLSDE_ERR_FORMAT, "%s: residual is %dx%dx%dx%d, the "
+                                    "convolution gives %dx%dx%dx%d", name, rs[0], rs[1], rs[2],
+                                    rs[3], p->n, c_out, oh, ow);
+    }
+    nd->w[0] = w;
+    nd->w[1] = b;
+    set_shape(nd, p->n, c_out, oh, ow);
+    return done(g);
+}
+
+int32_t clsde_graph_conv_down_fir(clsde_graph *g, const char *name, int32_t x, int32_t w,
+                                  int32_t b, int32_t c_out, int32_t res, float res_div)
+{
+    clsde_node *nd = add(g, CLSDE_OP_CONV_DOWN_FIR, name, x, res, -1);
+    clsde_conv_down_fir_params *p;
+    int32_t oh, ow;
+    if (!nd) return -1;
+    const int32_t *xs = shape_of(g, x);
+    p = &nd->p.conv_down_fir;
+    p->n = xs[0];
+    p->c_in = xs[1];
+    p->h = xs[2];
+    p->w = xs[3];
+    p->c_out = c_out;
+    p->has_bias = b >= 0;
+    p->has_residual = res >= 0;
+    p->res_div = res >= 0 ? res_div : 1.0f;
+    if (weight_count(g, w) != (int64_t)c_out * p->c_in * 9 ||
+        (b >= 0 && weight_count(g, b) != c_out))
+        return clsde_graph_fail(g, CLSDE_ERR_FORMAT, "%s: weight/bias have %lld/%lld elements, "
+                                "expected [%d,%d,3,3] / [%d]", name,
+                                (long long)weight_count(g, w), (long long)weight_count(g, b),
+                                c_out, p->c_in, c_out);
+    oh = clsde_conv_down_fir_out_h(p);
+    ow = clsde_conv_down_fir_out_w(p);
+    if (oh <= 0 || ow <= 0)
+        return clsde_graph_fail(g, CLSDE_ERR_ARG, "%s: input %dx%d is too small for the FIR "
+                                "conv-downsample (needs 2x2)", name, p->h, p->w);
+    if (res >= 0) {
+        const int32_t *rs = shape_of(g, res);
         if (rs[0] != p->n || rs[1] != c_out || rs[2] != oh || rs[3] != ow)
             return clsde_graph_fail(g, CLSDE_ERR_FORMAT, "%s: residual is %dx%dx%dx%d, the "
                                     "convolution gives %dx%dx%dx%d", name, rs[0], rs[1], rs[2],
@@ -477,6 +520,13 @@ void clsde_node_flops(const clsde_node *nd, double *macs2, double *elementwise)
         *macs2 = 2.0 * out * nd->p.conv2d.c_in * nd->p.conv2d.k * nd->p.conv2d.k;
         *elementwise = out * (nd->p.conv2d.has_chan_bias + nd->p.conv2d.has_residual);
         break;
+    case CLSDE_OP_CONV_DOWN_FIR: { /* the conv, plus the 16 FIR taps of each filtered value */
+        const clsde_conv_down_fir_params *p = &nd->p.conv_down_fir;
+        *macs2 = 2.0 * out * p->c_in * 9 +
+                 2.0 * 16 * p->n * p->c_in * (double)(p->h + 1) * (p->w + 1);
+        *elementwise = out * p->has_residual;
+        break;
+    }
     case CLSDE_OP_DENSE: *macs2 = 2.0 * out * nd->p.dense.in; break;
     case CLSDE_OP_ATTENTION: /* q^T k and w v^T: 2 * c * hw^2 MAC per image */
         *macs2 = 4.0 * nd->p.attention.n * nd->p.attention.c * (double)nd->p.attention.hw *

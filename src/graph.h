@@ -23,6 +23,7 @@
 
 #include "error.h"
 #include "ref/conv2d_ref.h"
+#include "ref/conv_down_fir_ref.h"
 #include "ref/group_norm_ref.h"
 #include "ref/resample_ref.h"
 
@@ -46,6 +47,8 @@ typedef enum clsde_op {
     CLSDE_OP_ATTENTION,        /* in: q, k, v; softmax(q^T k / sqrt(c)) v^T */
     CLSDE_OP_FOURIER_EMBED,    /* in: sigma [n]; w: W [nf]; y [n, 2nf] */
     CLSDE_OP_SINUSOIDAL_EMBED, /* in: label [n]; y [n, dim] */
+    CLSDE_OP_CONV_DOWN_FIR,    /* in: x, res?; w: weight [co,ci,3,3], bias [co]; FIR pad (2,2)
+                                  + 3x3 stride-2 conv in one kernel (networks.md §1.3) */
     CLSDE_OP_COUNT
 } clsde_op;
 
@@ -71,6 +74,7 @@ typedef union clsde_op_params {
     struct { int32_t n, c, hw; } attention;
     struct { int32_t n, nf; } fourier;
     struct { int32_t n, dim; } sinusoidal;
+    clsde_conv_down_fir_params conv_down_fir;
 } clsde_op_params;
 
 typedef struct clsde_node {
@@ -158,6 +162,11 @@ clsde_graph_conv clsde_graph_conv_same(int32_t k);
  * c_out * c_in * k * k floats, `b` one of c_out floats (or -1 for no bias). */
 int32_t clsde_graph_conv2d(clsde_graph *g, const char *name, int32_t x, int32_t w, int32_t b,
                            int32_t c_out, int32_t k, const clsde_graph_conv *conv);
+/* The fused FIR conv-downsample (conv_downsample_2d, networks.md §1.3): y = conv3x3 stride 2
+ * valid (upfirdn2d(x, pad (2, 2))) + bias, then (res + y) / res_div when res >= 0 (a node
+ * [n, c_out, oh, ow]). w: c_out * c_in * 9 floats (PyTorch layout), b: c_out floats. */
+int32_t clsde_graph_conv_down_fir(clsde_graph *g, const char *name, int32_t x, int32_t w,
+                                  int32_t b, int32_t c_out, int32_t res, float res_div);
 /* Linear on [n, in, 1, 1]: y [n, out, 1, 1] = W x + bias (W [out, in]). */
 int32_t clsde_graph_dense(clsde_graph *g, const char *name, int32_t x, int32_t w, int32_t b,
                           int32_t out);

@@ -76,6 +76,20 @@ int32_t clsde_nets_conv(clsde_nets *b, int32_t m, const char *sub, int32_t x, in
     return clsde_graph_conv2d(b->g, name, x, w, bias, c_out, k, opt);
 }
 
+int32_t clsde_nets_conv_down_fir(clsde_nets *b, int32_t m, const char *sub, int32_t x,
+                                 int32_t c_out, int32_t res, float res_div)
+{
+    char pw[64], pb[64], name[CLSDE_GRAPH_NAME];
+    const int64_t wd[4] = {c_out, clsde_nets_channels(b, x), 3, 3}, bd[1] = {c_out};
+    param_name(pw, sizeof pw, sub, "weight");
+    param_name(pb, sizeof pb, sub, "bias");
+    const int32_t w = clsde_nets_param(b, m, pw, 4, wd, CLSDE_WEIGHT_COPY);
+    const int32_t bias = clsde_nets_param(b, m, pb, 1, bd, CLSDE_WEIGHT_COPY);
+    module_name(name, sizeof name, m, sub);
+    if (w < 0 || bias < 0) return -1;
+    return clsde_graph_conv_down_fir(b->g, name, x, w, bias, c_out, res, res_div);
+}
+
 int32_t clsde_nets_conv3x3(clsde_nets *b, int32_t m, const char *sub, int32_t x,
                            int32_t c_out, int32_t chan_bias, int32_t res, float res_div)
 {
@@ -216,7 +230,8 @@ int32_t clsde_nets_attn_block(clsde_nets *b, int32_t x)
     return clsde_nets_nin(b, m, "NIN_3", o, c, x, b->res_div);
 }
 
-/* networks.md §1.4 Downsample: FIR conv-down (Conv2d_0: FIR pad (2,2), 3x3 stride 2 valid),
+/* networks.md §1.4 Downsample: FIR conv-down (Conv2d_0: FIR pad (2,2), 3x3 stride 2 valid,
+ * one fused node),
  * or right/bottom pad + 3x3 stride 2 (Conv_0), or the parameter-free FIR / avg_pool2d. */
 int32_t clsde_nets_downsample(clsde_nets *b, int32_t x, int32_t c_out, int32_t with_conv)
 {
@@ -229,11 +244,7 @@ int32_t clsde_nets_downsample(clsde_nets *b, int32_t x, int32_t c_out, int32_t w
         module_name(name, sizeof name, m, "");
         return clsde_nets_down(b, name, x, 1);
     }
-    if (b->fir) {
-        module_name(name, sizeof name, m, "Conv2d_0.fir");
-        x = clsde_graph_upfirdn2d(b->g, name, x, 1, 1, 2, 2, 1.0f);
-        return clsde_nets_conv(b, m, "Conv2d_0", x, c_out, 3, &opt);
-    }
+    if (b->fir) return clsde_nets_conv_down_fir(b, m, "Conv2d_0", x, c_out, -1, 1.0f);
     opt.pad_b = opt.pad_r = 1;
     return clsde_nets_conv(b, m, "Conv_0", x, c_out, 3, &opt);
 }

@@ -39,6 +39,10 @@ int32_t clsde_nets_groups(const clsde_nets *b, int32_t c);
  * conv module); opt gives stride, padding and the fused epilogue. */
 int32_t clsde_nets_conv(clsde_nets *b, int32_t m, const char *sub, int32_t x, int32_t c_out,
                         int32_t k, const clsde_graph_conv *opt);
+/* The fused FIR conv-downsample `<sub>.weight` [c_out, c_in, 3, 3] / `<sub>.bias` of module
+ * m (networks.md §1.3), with an optional residual (-1) merged as (res + y) / res_div. */
+int32_t clsde_nets_conv_down_fir(clsde_nets *b, int32_t m, const char *sub, int32_t x,
+                                 int32_t c_out, int32_t res, float res_div);
 /* conv3x3 stride 1 pad 1, optional channel bias (-1) and residual (-1). */
 int32_t clsde_nets_conv3x3(clsde_nets *b, int32_t m, const char *sub, int32_t x,
                            int32_t c_out, int32_t chan_bias, int32_t res, float res_div);

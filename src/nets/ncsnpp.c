@@ -109,9 +109,7 @@ static int32_t combine(ncsnpp *n, int32_t h, int32_t level)
         opt.res = h;
         opt.res_div = b->res_div;
         if (cfg->fir) {
-            snprintf(name, sizeof name, "all_modules.%d.Conv2d_0.fir", (int)m);
-            const int32_t z = clsde_graph_upfirdn2d(b->g, name, n->ip, 1, 1, 2, 2, 1.0f);
-            n->ip = clsde_nets_conv(b, m, "Conv2d_0", z, c, 3, &opt);
+            n->ip = clsde_nets_conv_down_fir(b, m, "Conv2d_0", n->ip, c, h, b->res_div);
         } else {
             opt.pad_b = opt.pad_r = 1;
             n->ip = clsde_nets_conv(b, m, "Conv_0", n->ip, c, 3, &opt);

@@ -25,6 +25,7 @@ static const struct {
     {"conv2d", check_conv2d},
     {"analytic_score", check_analytic_score},
     {"rk45", check_rk45},
+    {"conv_down_fir", check_conv_down_fir},
 };
 
 #define CANARY_BITS 0x7fc0deadu

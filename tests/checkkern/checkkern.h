@@ -73,5 +73,6 @@ void check_resample(checkkern *c);
 void check_conv2d(checkkern *c);
 void check_analytic_score(checkkern *c);
 void check_rk45(checkkern *c);
+void check_conv_down_fir(checkkern *c);
 
 #endif
