@@ -73,6 +73,11 @@ static void test_shapes(void **state)
     s2.stride = 2;
     s2.pad_t = s2.pad_l = s2.pad_b = s2.pad_r = 0;
     expect_shape(g, clsde_graph_conv2d(g, "convdown", pre, w8x8, b8, 8, 3, &s2), 2, 8, 8, 8);
+    /* the same in one node (16 -> 17 -> 8), and with a residual */
+    const int32_t fd = clsde_graph_conv_down_fir(g, "convdownfir", up, w8x8, b8, 8, -1, 1.0f);
+    expect_shape(g, fd, 2, 8, 8, 8);
+    expect_shape(g, clsde_graph_conv_down_fir(g, "convdownfir_res", up, w8x8, b8, 8, fd, 1.5f),
+                 2, 8, 8, 8);
     /* non-FIR down: pad right/bottom 1, 16 + 1 - 3 = 14, /2 + 1 = 8 */
     s2.pad_b = s2.pad_r = 1;
     expect_shape(g, clsde_graph_conv2d(g, "convdown2", up, w8x8, b8, 8, 3, &s2), 2, 8, 8, 8);
