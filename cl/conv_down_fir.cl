@@ -169,6 +169,7 @@ void conv_down_fir(const int n, const int c_in, const int h, const int w, const 
     }
     /* the last F vector of a row reads up to FV - 2 floats past Xs's filled part */
     for (int i = lid; i < XS_SZ; i += WG) Xs[i] = 0.0f;
+    TILE_BARRIER(); /* before other work-items stage rows over it */
 
     floatVN acc[SM][SN][TM][NV];
     for (int mi = 0; mi < SM; mi++)

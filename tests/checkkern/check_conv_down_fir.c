@@ -55,6 +55,8 @@ static void random_tune(checkkern *c, clsde_conv_down_fir_tune *t)
     t->wg_n = ck_randint(c, 1, 4);
 }
 
+static int skipped; /* random tilings beyond the device's limits */
+
 /* One run; t NULL: the default entry point. */
 static void check_one(checkkern *c, const clsde_conv_down_fir_params *p,
                       const clsde_conv_down_fir_tune *t, int in_place, const char *label)
@@ -101,7 +103,7 @@ static void check_one(checkkern *c, const clsde_conv_down_fir_params *p,
             st = clsde_conv_down_fir_enqueue(c->ctx, p, bx.mem, bw.mem, b_bias, b_res, out->mem);
         if (st == CLSDE_ERR_DEVICE_LIMIT && t) {
             /* a random tiling beyond this device's local memory (Oclgrind's is small) */
-            c->checks++;
+            skipped++;
         } else if (!ck_status(c, st, shape) && !ck_download(c, out, got, shape)) {
             ck_compare(c, "conv_down_fir", shape, got, ref, ny, 1e-6 * sqrt((double)kdim),
                        1e-6);
@@ -167,5 +169,8 @@ void check_conv_down_fir(checkkern *c)
             check_one(c, &p, NULL, 1, "NCSN++ pyramid");
         }
     }
+    if (skipped)
+        printf("conv_down_fir: %d random tiling%s beyond the device's limits not run\n", skipped,
+               skipped == 1 ? "" : "s");
     check_errors(c);
 }
