@@ -89,12 +89,12 @@ static void conv1(walk *w, int32_t c_in, int32_t side, int32_t c_out)
     conv(w, c_in, side, c_out, 1, 1, 0, 0, 0, 0);
 }
 
-/* A stride-2 3x3 conv from side to side/2: after the FIR pre-filter (side + 1, no padding;
- * the fused conv-downsample of §1.3) or after the right/bottom zero pad (§1.4). */
+/* A stride-2 3x3 conv from side to side/2 after the right/bottom zero pad (§1.4). With fir
+ * it is the fused conv-downsample of §1.3, which runs as its own kernel (conv_down_fir),
+ * not as a conv2d: nothing to tune here. */
 static void conv_down(walk *w, int32_t c_in, int32_t side, int32_t c_out)
 {
-    if (w->c->fir) conv(w, c_in, side + 1, c_out, 3, 2, 0, 0, 0, 0);
-    else conv(w, c_in, side, c_out, 3, 2, 0, 0, 1, 1);
+    if (!w->c->fir) conv(w, c_in, side, c_out, 3, 2, 0, 0, 1, 1);
 }
 
 /* Residual block at `side` (its input's side); updown +1 up, -1 down (BigGAN only): the
