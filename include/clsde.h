@@ -329,11 +329,14 @@ CLSDE_API clsde_status clsde_net_print_profile(clsde_net *net, int32_t rounds, i
 /* ---------------------------------------------------------------- sampling */
 
 /* Progress callback of clsde_sample_run, called on the calling thread after every time step
- * (PC) or step attempt (ODE) of every batch. `step` counts up to `total`:
+ * of every batch (PC), or after every batched evaluation that ends a step attempt of some
+ * image (ODE: every 6th evaluation while the batch's images run in phase; more often once
+ * refilled slots run out of phase). `step` never decreases and counts up to `total`:
  *   PC:  total = N * (number of batches), step = time steps completed so far;
- *   ODE: total = 1000 * (number of batches), step = 1000 * (batches done) + the progress of
- *        the current batch in 1/1000 of the time interval [eps, 1], taken from its slowest
- *        image (the number of ODE steps is not known in advance).
+ *   ODE: total = 1000 * (number of batches), step = total * the mean over the images of the
+ *        part of the time interval [eps, 1] they have done (finished images 1, images not
+ *        started yet 0; the number of ODE steps is not known in advance). With
+ *        reference_batching, batch by batch: 1000 * (batches done) + the current batch's.
  * elapsed_s: seconds since clsde_sample_run started. Return 0 to go on, non-zero to cancel:
  * the run stops at once and returns CLSDE_ERR_CANCELLED. */
 typedef int (*clsde_progress_fn)(void *user, int32_t step, int32_t total, double elapsed_s);
@@ -367,7 +370,9 @@ typedef struct clsde_sample_params {
                                  index, step and purpose) unless reference_batching couples
                                  the images of a batch */
     int32_t batch;            /* images evaluated together, >= 1; default 16. Device memory
-                                 grows with it (CLSDE_ERR_DEVICE_LIMIT says which limit) */
+                                 grows with it (CLSDE_ERR_DEVICE_LIMIT says which limit).
+                                 The per-image ODE sampler keeps the batch full: a slot
+                                 whose image has finished takes the next image at once */
     int32_t reference_batching; /* 0 (default): every image is independent — per-image
                                  Langevin norms (§3.2) and one ODE per image with its own
                                  steps (§5.1). 1: as the reference, the Langevin step uses
@@ -406,7 +411,12 @@ typedef struct clsde_sample_stats {
     int64_t steps_accepted;   /* ODE: accepted steps summed over the ODE systems (images,
                                  or batches with reference_batching) */
     int64_t steps_rejected;   /* ODE: rejected step attempts, summed the same way */
-    int64_t forward_calls;    /* batched score evaluations run, the ODE's denoising included */
+    int64_t forward_calls;    /* batched score evaluations run, the ODE's denoising included.
+                                 Per-image ODEs: until no image is left to start, every slot
+                                 of an evaluation works on a live image, so the slot
+                                 evaluations forward_calls * batch split into
+                                 nfe_mean * count for the ODEs, count for the denoising
+                                 (batched after all ODEs) and the idle rest (the tail) */
     double seconds;           /* wall time of the run */
     uint8_t reserved[64];
 } clsde_sample_stats;

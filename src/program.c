@@ -388,13 +388,19 @@ void clsde_program_release_all(clsde_context *ctx)
 clsde_status clsde_enqueue(clsde_context *ctx, cl_kernel k, const char *what, cl_uint dims,
                            const size_t *gws, const size_t *lws)
 {
+    return clsde_enqueue_offset(ctx, k, what, dims, NULL, gws, lws);
+}
+
+clsde_status clsde_enqueue_offset(clsde_context *ctx, cl_kernel k, const char *what, cl_uint dims,
+                                  const size_t *offset, const size_t *gws, const size_t *lws)
+{
     size_t g[3];
     cl_int e;
     for (cl_uint i = 0; i < dims; i++) {
         CLSDE_FAIL_IF(gws[i] == 0, ctx, CLSDE_ERR_INTERNAL, "%s: empty global size", what);
         g[i] = lws ? clsde_round_up(gws[i], lws[i]) : gws[i];
     }
-    e = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, g, lws, 0, NULL, NULL);
+    e = clEnqueueNDRangeKernel(ctx->queue, k, dims, offset, g, lws, 0, NULL, NULL);
     CLSDE_FAIL_IF(e != CL_SUCCESS, ctx, CLSDE_ERR_OPENCL, "enqueue %s: %s (%d)", what,
                   clsde_cl_errname(e), (int)e);
     return CLSDE_OK;

@@ -48,6 +48,10 @@ void clsde_program_cache_key(const clsde_context *ctx, const char *source, const
  * (lws NULL: the runtime chooses). `what` names the kernel in error messages. */
 clsde_status clsde_enqueue(clsde_context *ctx, cl_kernel k, const char *what, cl_uint dims,
                            const size_t *gws, const size_t *lws);
+/* The same with global ids starting at offset[i] in dimension i (offset NULL: 0): the kernel
+ * sees get_global_id = offset + 0 .. gws - 1, so it can cover a slice of its buffers. */
+clsde_status clsde_enqueue_offset(clsde_context *ctx, cl_kernel k, const char *what, cl_uint dims,
+                                  const size_t *offset, const size_t *gws, const size_t *lws);
 
 /* Set kernel argument i from an lvalue: CLSDE_ARG(ctx, k, i, value). */
 #define CLSDE_ARG(ctx, k, i, v)                                                        \

@@ -115,9 +115,12 @@ clsde_status clsde_pc_correct(clsde_context *ctx, const clsde_sde *sde, const cl
                               int64_t first_image, int32_t n, float t, int32_t n_iter,
                               float *x_io);
 
-/* One ODE run over n <= fn->batch images: from the prior sample (y0 NULL) or from y0
- * [n, D] double host (test problems, given latents), integrate the probability-flow ODE
- * from t = 1 to eps = sde->cfg.eps with RK45 (§5.2), then the optional denoising step.
+/* One ODE run over n images: from the prior sample (y0 NULL) or from y0 [n, D] double host
+ * (test problems, given latents), integrate the probability-flow ODE from t = 1 to
+ * eps = sde->cfg.eps with RK45 (§5.2), then the optional denoising step. Per-image ODEs
+ * take any n and run min(n, fn->batch) at a time, refilling a slot as its image finishes;
+ * reference_batching needs n <= fn->batch (the batch is one system). Progress reports go
+ * up to 1000 * ceil(n / fn->batch).
  * x_out [n, D] float host (the ODE solution rounded to float, or the denoised x_mean);
  * y_out [n, D] double host (may be NULL): the solution before denoising, unrounded. */
 clsde_status clsde_ode_sample(clsde_context *ctx, const clsde_sde *sde, const clsde_score_fn *fn,

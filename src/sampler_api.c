@@ -281,7 +281,7 @@ clsde_status clsde_sample_run(clsde_context *ctx, clsde_model *model,
     clsde_net_score *ns = NULL;
     clsde_progress pr;
     int ode;
-    int32_t B, D, n_chunks, per_chunk;
+    int32_t B, D, n_chunks, per_chunk, per_call;
     const double t0 = clsde_sampler_now();
     memset(&sde, 0, sizeof sde);
     memset(&acc, 0, sizeof acc);
@@ -310,14 +310,17 @@ clsde_status clsde_sample_run(clsde_context *ctx, clsde_model *model,
 
     n_chunks = (count + B - 1) / B;
     per_chunk = ode ? 1000 : r.steps;
+    /* per-image ODEs take all images in one call, which refills the batch's slots as
+     * images finish (sampler_ode.c); the other samplers go batch by batch */
+    per_call = ode && !r.reference_batching ? count : B;
     pr.fn = r.progress, pr.user = r.progress_user;
     pr.total = n_chunks * per_chunk;
     pr.t0 = t0;
-    for (int32_t c = 0; c < n_chunks; c++) {
-        const int32_t n = c == n_chunks - 1 ? count - c * B : B;
-        float *dst = out + (size_t)c * B * D;
+    for (int32_t c0 = 0; c0 < count; c0 += per_call) {
+        const int32_t n = count - c0 < per_call ? count - c0 : per_call;
+        float *dst = out + (size_t)c0 * D;
         clsde_sample_stats one;
-        pr.base = c * per_chunk;
+        pr.base = c0 / B * per_chunk;
         if (ode) {
             clsde_ode_opts o;
             memset(&o, 0, sizeof o);
@@ -326,7 +329,7 @@ clsde_status clsde_sample_run(clsde_context *ctx, clsde_model *model,
             o.reference_batching = r.reference_batching;
             o.seed = r.seed;
             CLSDE_TRY_GOTO(clsde_ode_sample(ctx, &sde, &ns->fn, &o, NULL, &pr,
-                                            first_image + (int64_t)c * B, n, NULL, dst, NULL,
+                                            first_image + c0, n, NULL, dst, NULL,
                                             &one));
         } else {
             clsde_pc_opts o;
@@ -339,7 +342,7 @@ clsde_status clsde_sample_run(clsde_context *ctx, clsde_model *model,
             o.reference_batching = r.reference_batching;
             o.seed = r.seed;
             CLSDE_TRY_GOTO(clsde_pc_sample(ctx, &sde, &ns->fn, &o, NULL, &pr,
-                                           first_image + (int64_t)c * B, n, dst, &one));
+                                           first_image + c0, n, dst, &one));
         }
         clsde_sample_stats_add(&acc, &one);
         acc.nfe_mean += one.nfe_mean * n / count;

@@ -23,10 +23,24 @@ static clsde_status check(clsde_context *ctx, const char *what, const clsde_rk_p
     CLSDE_FAIL_IF(p->n <= 0 || p->per_image <= 0 || (int64_t)p->n * p->per_image * 7 > INT_MAX,
                   ctx, CLSDE_ERR_ARG, "%s: bad size %d x %d", what, (int)p->n,
                   (int)p->per_image);
+    CLSDE_FAIL_IF(p->b0 < 0 || p->nb < 0 || p->b0 + p->nb > p->n || (p->nb == 0 && p->b0 > 0),
+                  ctx, CLSDE_ERR_ARG, "%s: images %d + %d of %d", what, (int)p->b0, (int)p->nb,
+                  (int)p->n);
     CLSDE_FAIL_IF((p->fp64 || in_f64) && !ctx->info.fp64, ctx, CLSDE_ERR_UNSUPPORTED,
                   "%s: the float64 state needs cl_khr_fp64, which %s lacks", what,
                   ctx->info.name);
     return CLSDE_OK;
+}
+
+/* Over elements x images b0 .. b0 + nb - 1 (all n when nb = 0): the kernels index images by
+ * get_global_id(1), so a global offset selects the slice. */
+static clsde_status enqueue(clsde_context *ctx, cl_kernel k, const char *what,
+                            const clsde_rk_params *p)
+{
+    const size_t off[2] = {0, (size_t)p->b0};
+    const size_t gws[2] = {(size_t)p->per_image, (size_t)(p->nb ? p->nb : p->n)};
+    const size_t lws[2] = {WG, 1};
+    return clsde_enqueue_offset(ctx, k, what, 2, off, gws, lws);
 }
 
 clsde_status clsde_rk_combine_enqueue(clsde_context *ctx, const clsde_rk_params *p, int row,
@@ -36,7 +50,6 @@ clsde_status clsde_rk_combine_enqueue(clsde_context *ctx, const clsde_rk_params 
     cl_kernel k;
     const cl_int per = p->per_image, r = row, kstride = p->n * p->per_image;
     cl_int fl = flags;
-    const size_t gws[2] = {(size_t)p->per_image, (size_t)p->n}, lws[2] = {WG, 1};
     CLSDE_TRY(check(ctx, "rk_combine", p, 0));
     CLSDE_FAIL_IF(row < 0 || row >= CLSDE_RK_ROWS, ctx, CLSDE_ERR_ARG, "rk_combine: row %d", row);
     CLSDE_FAIL_IF(!K || !out || (!(flags & CLSDE_RK_NO_H) && !h) ||
@@ -66,7 +79,7 @@ clsde_status clsde_rk_combine_enqueue(clsde_context *ctx, const clsde_rk_params 
         CLSDE_ARG(ctx, k, 8, out);
         CLSDE_ARG(ctx, k, 9, ol);
         CLSDE_ARG(ctx, k, 10, of);
-        return clsde_enqueue(ctx, k, "rk_combine", 2, gws, lws);
+        return enqueue(ctx, k, "rk_combine", p);
     }
 }
 
@@ -75,7 +88,6 @@ clsde_status clsde_rk_drift_enqueue(clsde_context *ctx, const clsde_rk_params *p
 {
     cl_kernel k;
     const cl_int per = p->per_image, koff = stage * p->n * p->per_image;
-    const size_t gws[2] = {(size_t)p->per_image, (size_t)p->n}, lws[2] = {WG, 1};
     CLSDE_TRY(check(ctx, "rk_drift", p, in_f64));
     CLSDE_FAIL_IF(stage < 0 || stage > 6, ctx, CLSDE_ERR_ARG, "rk_drift: stage %d", (int)stage);
     CLSDE_FAIL_IF(!ab || !x || !s || !K, ctx, CLSDE_ERR_ARG, "rk_drift: NULL buffer");
@@ -86,7 +98,7 @@ clsde_status clsde_rk_drift_enqueue(clsde_context *ctx, const clsde_rk_params *p
     CLSDE_ARG(ctx, k, 3, s);
     CLSDE_ARG(ctx, k, 4, K);
     CLSDE_ARG(ctx, k, 5, koff);
-    return clsde_enqueue(ctx, k, "rk_drift", 2, gws, lws);
+    return enqueue(ctx, k, "rk_drift", p);
 }
 
 clsde_status clsde_rk_accept_enqueue(clsde_context *ctx, const clsde_rk_params *p, cl_mem mask,
@@ -97,7 +109,6 @@ clsde_status clsde_rk_accept_enqueue(clsde_context *ctx, const clsde_rk_params *
     const cl_int per = p->per_image, kstride = p->n * p->per_image;
     const cl_int comp = !p->fp64 && ynew_lo && ylo;
     const cl_mem nl = ynew_lo ? ynew_lo : ynew, yl = ylo ? ylo : y;
-    const size_t gws[2] = {(size_t)p->per_image, (size_t)p->n}, lws[2] = {WG, 1};
     CLSDE_TRY(check(ctx, "rk_accept", p, 0));
     CLSDE_FAIL_IF(!mask || !ynew || !y || !K, ctx, CLSDE_ERR_ARG, "rk_accept: NULL buffer");
     CLSDE_TRY(clsde_kernel_get(ctx, FILE_, options(p->fp64, 0), "rk_accept", &k));
@@ -110,5 +121,5 @@ clsde_status clsde_rk_accept_enqueue(clsde_context *ctx, const clsde_rk_params *
     CLSDE_ARG(ctx, k, 6, yl);
     CLSDE_ARG(ctx, k, 7, K);
     CLSDE_ARG(ctx, k, 8, kstride);
-    return clsde_enqueue(ctx, k, "rk_accept", 2, gws, lws);
+    return enqueue(ctx, k, "rk_accept", p);
 }

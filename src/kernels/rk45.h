@@ -1,4 +1,5 @@
-/* rk45.h — host wrappers for cl/rk45.cl (the RK45 ODE sampler's state arithmetic). */
+/* rk45.h — host wrappers for cl/rk45.cl (the RK45 ODE sampler's state arithmetic). Each one
+ * covers images p->b0 .. p->b0 + p->nb - 1 of the [n, per_image] buffers (all n when nb = 0). */
 #ifndef CLSDE_KERNELS_RK45_H
 #define CLSDE_KERNELS_RK45_H
 

@@ -30,6 +30,8 @@ extern const int clsde_rk_terms[CLSDE_RK_ROWS];
 typedef struct clsde_rk_params {
     int32_t n, per_image; /* images and elements per image; K is [7, n, per_image] */
     int32_t fp64;         /* 1: state, K, h in double (RK_FP64); 0: float with low parts */
+    int32_t b0, nb;       /* enqueue wrappers only: touch images b0 .. b0 + nb - 1 alone
+                             (nb = 0: all n); the references always do all n */
 } clsde_rk_params;
 
 /* Double state: out [n, per_image] = [y +] h_b sum_j tab[row][j] K_j; out_f (may be NULL)

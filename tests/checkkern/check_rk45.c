@@ -1,10 +1,10 @@
 /*
- * check_rk45.c — rk_combine (every row and flag combination), rk_drift and rk_accept, on
- * the double state (fp64 devices) and the float state with compensated low parts, against
- * src/ref/rk45_ref.c. Tolerance: the kernels sum the same terms in the same order with
- * FP_CONTRACT OFF, so the results are expected to be identical; the bound is 2 ulp of the
- * sum of |terms| (double: 4.5e-16, float: 2.4e-7 relative) to allow a device whose
- * compiler folds the tableau's fractions differently.
+ * check_rk45.c — rk_combine (every row and flag combination, also on a slice of the images),
+ * rk_drift and rk_accept, on the double state (fp64 devices) and the float state with
+ * compensated low parts, against src/ref/rk45_ref.c. Tolerance: the kernels sum the same
+ * terms in the same order with FP_CONTRACT OFF, so the results are expected to be
+ * identical; the bound is 2 ulp of the sum of |terms| (double: 4.5e-16, float: 2.4e-7
+ * relative) to allow a device whose compiler folds the tableau's fractions differently.
  */
 #include <math.h>
 #include <stdio.h>
@@ -48,7 +48,7 @@ static void random_shape(checkkern *c, clsde_rk_params *p)
 
 static void check_combine_f64(checkkern *c, int row, int flags)
 {
-    clsde_rk_params p = {0, 0, 1};
+    clsde_rk_params p = {0, 0, 1, 0, 0};
     size_t nd;
     double *h, *y, *K, *ref, *got, *scale;
     float *reff, *gotf;
@@ -89,7 +89,7 @@ static void check_combine_f64(checkkern *c, int row, int flags)
 
 static void check_combine_f32(checkkern *c, int row, int flags)
 {
-    clsde_rk_params p = {0, 0, 0};
+    clsde_rk_params p = {0, 0, 0, 0, 0};
     size_t nd;
     float *h, *y, *ylo, *K, *ref, *reflo, *got, *gotlo;
     char shape[64];
@@ -120,6 +120,31 @@ static void check_combine_f32(checkkern *c, int row, int flags)
             if (!ck_compare(c, "rk_combine f32", shape, got, ref, nd, 0, 2.4e-7) && comp)
                 ck_compare(c, "rk_combine f32 low part", shape, gotlo, reflo, nd, 1e-30, 2.4e-7);
         }
+        /* a slice of the images alone (the ODE sampler's per-system launches): those rows as
+         * the full launch, the others keep what the output held (here y, ylo) */
+        {
+            clsde_rk_params q = p;
+            ck_buf so = ck_upload(c, y, nd), sol = ck_upload(c, ylo, nd);
+            size_t lo, hi;
+            q.b0 = ck_randint(c, 0, p.n - 1);
+            q.nb = ck_randint(c, 1, p.n - q.b0);
+            lo = (size_t)q.b0 * p.per_image, hi = lo + (size_t)q.nb * p.per_image;
+            for (size_t i = 0; i < nd; i++)
+                if (i < lo || i >= hi) ref[i] = y[i], reflo[i] = ylo[i];
+            if (!comp) memcpy(reflo, ylo, nd * sizeof *reflo);
+            snprintf(shape, sizeof shape, "%dx%d images %d+%d row %d flags %d f32", (int)p.n,
+                     (int)p.per_image, (int)q.b0, (int)q.nb, row, flags);
+            if (!ck_status(c, clsde_rk_combine_enqueue(c->ctx, &q, row, flags, bh.mem, by.mem,
+                                                       bl.mem, bk.mem, so.mem,
+                                                       comp ? sol.mem : NULL, NULL),
+                           "rk_combine f32 slice") &&
+                !ck_download(c, &so, got, "rk_combine f32 slice") &&
+                !ck_download(c, &sol, gotlo, "rk_combine f32 slice low part") &&
+                !ck_compare(c, "rk_combine f32 slice", shape, got, ref, nd, 0, 2.4e-7))
+                ck_compare(c, "rk_combine f32 slice low part", shape, gotlo, reflo, nd, 1e-30,
+                           2.4e-7);
+            ck_free(&so), ck_free(&sol);
+        }
         ck_free(&bh), ck_free(&by), ck_free(&bl), ck_free(&bk), ck_free(&bo), ck_free(&bol);
     }
     free(h), free(y), free(ylo), free(K), free(ref), free(reflo), free(got), free(gotlo);
@@ -127,7 +152,7 @@ static void check_combine_f32(checkkern *c, int row, int flags)
 
 static void check_drift(checkkern *c, int fp64, int in_f64)
 {
-    clsde_rk_params p = {0, 0, fp64};
+    clsde_rk_params p = {0, 0, fp64, 0, 0};
     size_t nd;
     const int32_t stage = ck_randint(c, 0, 6);
     double *ab, *x, *s, *ref, *got, *scale;
@@ -175,7 +200,7 @@ static void check_drift(checkkern *c, int fp64, int in_f64)
 /* Accepted images get y_new and K_7 in K_1; the others keep y and K_1, bit for bit. */
 static void check_accept(checkkern *c, int fp64)
 {
-    clsde_rk_params p = {0, 0, fp64};
+    clsde_rk_params p = {0, 0, fp64, 0, 0};
     const size_t es = fp64 ? 2 : 1; /* floats per element */
     size_t nd;
     float *ynew, *ylonew, *y, *ylo, *K, *got_y, *got_lo, *got_k;

@@ -76,10 +76,13 @@ static void run(int ode, const clsde_sde *sde, const sc_mix *m, const void *o, i
 {
     clsde_gmm_score *gs = NULL;
     clsde_sample_stats acc, one;
+    /* per-image ODEs: all images in one call, which refills the slots (as clsde_sample_run) */
+    const int32_t per_call =
+        ode && !((const clsde_ode_opts *)o)->reference_batching ? count : batch;
     memset(&acc, 0, sizeof acc);
     SC_OK(clsde_gmm_score_create(sc_ctx, sde, &m->g, batch, &gs));
-    for (int32_t done = 0; done < count; done += batch) {
-        const int32_t n = count - done < batch ? count - done : batch;
+    for (int32_t done = 0; done < count; done += per_call) {
+        const int32_t n = count - done < per_call ? count - done : per_call;
         float *dst = out + (size_t)done * m->g.d;
         if (ode)
             SC_OK(clsde_ode_sample(sc_ctx, sde, clsde_gmm_score_fn(gs), o, NULL, NULL,

@@ -190,12 +190,16 @@ static void test_batch_split_network(void **state)
 
 /* ---- the public entry point ---- */
 
+/* calls: [0] reports so far, [1] cancel at that report (0: never), [2] the last step, [3]
+ * the total */
 static int counting(void *user, int32_t step, int32_t total, double elapsed)
 {
     int *calls = user;
     (void)elapsed;
     assert_true(step >= 0 && step <= total);
-    return ++calls[0] == calls[1]; /* cancel at call calls[1] (0: never) */
+    assert_true(calls[0] == 0 || step >= calls[2]); /* never goes back */
+    calls[2] = step, calls[3] = total;
+    return ++calls[0] == calls[1];
 }
 
 static void test_sample_run(void **state)
@@ -208,7 +212,7 @@ static void test_sample_run(void **state)
     clsde_model_info mi;
     clsde_sde sde;
     clsde_ode_opts oo;
-    int calls[2] = {0, 0};
+    int calls[4] = {0, 0, 0, 0};
     float *a, *b;
     size_t per;
     (void)state;
@@ -227,8 +231,10 @@ static void test_sample_run(void **state)
            st.nfe_min, st.nfe, (long long)st.steps_accepted, (long long)st.steps_rejected,
            (long long)st.forward_calls, calls[0], st.seconds);
     assert_true(st.nfe >= 8 && (st.nfe - 2) % 6 == 0);
-    /* one report per step attempt of the batch: as many as its slowest image made */
+    /* both images run in phase (no third image to refill a slot with): one report per
+     * step attempt of the batch, as many as its slowest image made, the last one at the end */
     assert_int_equal(calls[0], (st.nfe - 2) / 6);
+    assert_int_equal(calls[2], calls[3]);
     /* the batch runs until its slowest image is done, then the denoising evaluation */
     assert_int_equal(st.forward_calls, st.nfe + 1);
     SC_OK(clsde_net_create(sc_ctx, model, 2, &net));
@@ -253,6 +259,50 @@ static void test_sample_run(void **state)
         printf("# internal ODE twice: max|diff| %.3g\n", d);
     }
     assert_memory_equal(a, b, 2 * per * sizeof *a);
+
+    /* continuous batching through the public API: 3 images in 2 slots (the first to finish
+     * takes image 7) equal batch 1 and batch 3 bit for bit, in the evaluations of a schedule
+     * without idle slots while an image waits. Reports come after each batched
+     * evaluation that ends an attempt: at least one per attempt of the slowest image, at most
+     * one per evaluation of the ODEs (the last of the 2 is the batched denoising) */
+    {
+        float *c = malloc(3 * per * sizeof *c), *d = malloc(3 * per * sizeof *d);
+        float *e = malloc(3 * per * sizeof *e);
+        int32_t n[3];
+        int64_t want;
+        assert_true(c && d && e);
+        p.batch = 1, p.progress = NULL;
+        p.rtol = p.atol = 1e-4; /* NFE differ between the images here */
+        for (int k = 0; k < 3; k++) { /* each image alone: its NFE */
+            SC_OK(clsde_sample_run(sc_ctx, model, &p, 5 + k, 1, c + k * per, &st));
+            n[k] = st.nfe;
+        }
+        /* image 7 takes the slot that frees first; then 2 batched denoising evaluations */
+        want = n[0] > n[1] ? n[0] : n[1];
+        if ((n[0] < n[1] ? n[0] : n[1]) + n[2] > want) want = (n[0] < n[1] ? n[0] : n[1]) + n[2];
+        want += 2;
+        p.batch = 3;
+        SC_OK(clsde_sample_run(sc_ctx, model, &p, 5, 3, e, NULL));
+        p.batch = 2, p.progress = counting;
+        memset(calls, 0, sizeof calls);
+        SC_OK(clsde_sample_run(sc_ctx, model, &p, 5, 3, d, &st));
+        printf("# vp_ddpmpp ODE, images 5..7 (NFE %d, %d, %d) in 2 slots: %lld batched "
+               "evaluations (schedule %lld), %d progress reports up to %d/%d; batch 2 and 3 vs "
+               "1: %s\n",
+               (int)n[0], (int)n[1], (int)n[2], (long long)st.forward_calls, (long long)want,
+               calls[0], calls[2], calls[3],
+               !memcmp(c, d, 3 * per * sizeof *c) && !memcmp(c, e, 3 * per * sizeof *c)
+                   ? "bitwise identical"
+                   : "DIFFERENT");
+        assert_memory_equal(c, d, 3 * per * sizeof *c);
+        assert_memory_equal(c, e, 3 * per * sizeof *c);
+        assert_true(st.nfe_mean == (n[0] + n[1] + n[2]) / 3.0);
+        assert_int_equal(st.forward_calls, want);
+        assert_true(calls[0] >= (st.nfe - 2) / 6 && calls[0] <= st.forward_calls - 2);
+        assert_int_equal(calls[2], calls[3]);
+        assert_int_equal(calls[3], 2000); /* two batches' worth */
+        free(c), free(d), free(e);
+    }
 
     /* PC: NFE as counted and as the reference reports it; cancellation */
     clsde_sample_params_default(&p);

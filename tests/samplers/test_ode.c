@@ -4,6 +4,8 @@
  *    batch-global problem (D = 16, B = 4, reference_batching), float64 state and score;
  *  - the float32 paths (float state with compensation; float32 score as a network gives);
  *  - per-image ODEs equal four separate batch-1 runs bit for bit;
+ *  - continuous batching: 7 images through 2 and 3 slots (finished slots refilled) equal
+ *    batch 1 bit for bit, in exactly the evaluations a full schedule needs;
  *  - the closed-form flow of a single Gaussian (§9.2) and the denoising step (§5.3).
  */
 #include <math.h>
@@ -62,6 +64,7 @@ static void run94(int ti, const clsde_ode_opts *o, int32_t batch, double *y, cls
         SC_OK(clsde_ode_sample(sc_ctx, &sde, clsde_gmm_score_fn(gs), o, NULL, NULL, b0, batch,
                                y0 + b0 * 16, x + b0 * 16, y + b0 * 16, &one));
         clsde_sample_stats_add(st, &one);
+        st->nfe_mean += one.nfe_mean * batch / 4;
     }
     clsde_gmm_score_destroy(gs);
     sc_mix_free(&m);
@@ -170,6 +173,89 @@ static void test_per_image_equals_single(void **state)
     }
 }
 
+/* Batched evaluations of a continuous schedule: each image takes the slot that frees first
+ * and holds it for its nfev evaluations; the last one to end ends the run. */
+static int64_t schedule(const int32_t *nfev, int32_t count, int32_t slots)
+{
+    int64_t free_at[8] = {0}, end = 0;
+    for (int32_t k = 0; k < count; k++) {
+        int32_t s = 0;
+        for (int32_t j = 1; j < slots; j++)
+            if (free_at[j] < free_at[s]) s = j;
+        free_at[s] += nfev[k];
+        if (free_at[s] > end) end = free_at[s];
+    }
+    return end;
+}
+
+/* Continuous batching: 7 images of the prior through 2 and 3 slots (and 7: no refill) give
+ * batch 1's results bit for bit (ODE solution and denoised sample), on the double and the
+ * compensated float state; the run takes exactly the evaluations of a schedule in which
+ * no slot idles while an image waits (plus the batched denoising). */
+static void test_refill_equals_single(void **state)
+{
+    enum { N = 7, D = 16 };
+    static const int32_t batches[3] = {2, 3, 7};
+    clsde_sde sde;
+    sc_mix m;
+    (void)state;
+    sc_sde(&sde, CLSDE_SDE_VP, 1000, 0);
+    sc_mix_94(&m);
+    for (int pass = 0; pass < 2; pass++) {
+        clsde_ode_opts o;
+        clsde_gmm_score *g1;
+        int32_t nfev[N];
+        double y1[N * D];
+        float x1[N * D];
+        clsde_sample_stats s1;
+        if (pass == 0 && !sc_ctx->info.fp64) continue;
+        sc_ode_opts(&o);
+        o.state_fp32 = pass;
+        SC_OK(clsde_gmm_score_create(sc_ctx, &sde, &m.g, 1, &g1));
+        SC_OK(clsde_ode_sample(sc_ctx, &sde, clsde_gmm_score_fn(g1), &o, NULL, NULL, 3, N, NULL,
+                               x1, y1, &s1));
+        for (int32_t k = 0; k < N; k++) { /* each image alone: its nfev */
+            clsde_sample_stats one;
+            float x[D];
+            SC_OK(clsde_ode_sample(sc_ctx, &sde, clsde_gmm_score_fn(g1), &o, NULL, NULL, 3 + k, 1,
+                                   NULL, x, NULL, &one));
+            nfev[k] = one.nfe;
+            assert_memory_equal(x, x1 + k * D, sizeof x);
+        }
+        assert_int_equal(s1.forward_calls, schedule(nfev, N, 1) + N);
+        clsde_gmm_score_destroy(g1);
+        for (int bi = 0; bi < 3; bi++) {
+            const int32_t B = batches[bi];
+            const int64_t want = schedule(nfev, N, B) + (N + B - 1) / B;
+            clsde_gmm_score *gs;
+            double y[N * D];
+            float x[N * D];
+            clsde_sample_stats st;
+            SC_OK(clsde_gmm_score_create(sc_ctx, &sde, &m.g, B, &gs));
+            SC_OK(clsde_ode_sample(sc_ctx, &sde, clsde_gmm_score_fn(gs), &o, NULL, NULL, 3, N,
+                                   NULL, x, y, &st));
+            printf("# %s state, images 3..9 through %d slots: nfev %d..%d (mean %.1f), %lld "
+                   "batched evaluations (schedule %lld, batch 1: %lld); %s\n",
+                   pass ? "float" : "double", (int)B, st.nfe_min, st.nfe, st.nfe_mean,
+                   (long long)st.forward_calls, (long long)want, (long long)s1.forward_calls,
+                   !memcmp(x, x1, sizeof x) && !memcmp(y, y1, sizeof y) ? "bitwise as batch 1"
+                                                                        : "DIFFERENT");
+            assert_memory_equal(y, y1, sizeof y);
+            assert_memory_equal(x, x1, sizeof x);
+            assert_int_equal(st.nfe, s1.nfe);
+            assert_int_equal(st.nfe_min, s1.nfe_min);
+            assert_true(st.nfe_mean == s1.nfe_mean);
+            assert_int_equal(st.steps, s1.steps);
+            assert_int_equal(st.steps_accepted, s1.steps_accepted);
+            assert_int_equal(st.steps_rejected, s1.steps_rejected);
+            assert_int_equal(st.forward_calls, want);
+            clsde_gmm_score_destroy(gs);
+        }
+    }
+    sc_mix_free(&m);
+    clsde_sde_destroy(&sde);
+}
+
 /* §9.2: single Gaussian, x(eps) = m(eps) mu + sqrt(c(eps)/c(1)) (x(1) - m(1) mu); and the
  * denoising step = reverse-diffusion x_mean at eps with the exact score. */
 static void test_closed_form(void **state)
@@ -251,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_rk45_parity_clipped),
         cmocka_unit_test(test_rk45_parity_f32),
         cmocka_unit_test(test_per_image_equals_single),
+        cmocka_unit_test(test_refill_equals_single),
         cmocka_unit_test(test_closed_form),
     };
     int rc;
