@@ -59,7 +59,7 @@ typedef struct ode_sys {
     double h_abs;        /* step proposal (the probe's h0 before the first step) */
     double h, t_new;     /* the current attempt */
     double min_step;     /* of the current step (scipy recomputes it per step) */
-    double d0;           /* probe: RMS(y0 / sc) */
+    double d0, d1;       /* probe: RMS(y0 / sc), RMS(f0 / sc) */
     int in_step;         /* an attempt of this step was rejected: retry without re-init */
     int rejected_in_step;
     int32_t nfev, accepted, rejected;
@@ -419,6 +419,13 @@ static clsde_status evaluate(ode_run *r)
     return CLSDE_OK;
 }
 
+/* The tableau row that forms the stage input of evaluation e (f0: PROBE with h = 0). */
+static int row_of(int32_t e)
+{
+    if (e <= EV_F1) return CLSDE_RK_PROBE;
+    return e == EV_K7 ? CLSDE_RK_YNEW : CLSDE_RK_STAGE2 + e - EV_K2;
+}
+
 /* Every live system's next evaluation, as one batched evaluation: the stage inputs (one
  * launch per run of neighbours on the same tableau row), the network, the drifts. */
 static clsde_status forward(ode_run *r)
@@ -429,10 +436,7 @@ static clsde_status forward(ode_run *r)
         const int32_t e = sy->eval;
         double h, t;
         r->made[s] = e;
-        r->key[s] = e == EV_NONE  ? -1
-                    : e <= EV_F1  ? CLSDE_RK_PROBE
-                    : e == EV_K7 ? CLSDE_RK_YNEW
-                                  : CLSDE_RK_STAGE2 + e - EV_K2;
+        r->key[s] = e == EV_NONE ? -1 : row_of(e);
         if (e == EV_NONE) continue;
         if (e == EV_F0) { /* the stage input is y itself: row PROBE with h = 0 copies it */
             h = 0, t = 1.0;
@@ -480,7 +484,7 @@ static clsde_status probe_f0(ode_run *r)
         if (!isfinite(d1)) return numeric_failure(r, sy, "in the first drift evaluation");
         sy->h_abs = (sy->d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * sy->d0 / d1; /* h0 */
         if (!r->o->unclipped_probe) sy->h_abs = fmin(sy->h_abs, interval);
-        sy->d0 = d1; /* kept for the second half */
+        sy->d1 = d1;
         sy->eval = EV_F1;
     }
     return CLSDE_OK;
@@ -501,7 +505,7 @@ static clsde_status probe_f1(ode_run *r)
     CLSDE_TRY(read_sums(r));
     for (int32_t s = 0; s < r->n_sys; s++) {
         ode_sys *sy = &r->sys[s];
-        const double h0 = sy->h_abs, d1 = sy->d0, d2 = sys_rms(r, sy) / h0;
+        const double h0 = sy->h_abs, d1 = sy->d1, d2 = sys_rms(r, sy) / h0;
         double h1;
         if (r->made[s] != EV_F1) continue;
         if (!isfinite(d2)) return numeric_failure(r, sy, "in the initial-step probe");
