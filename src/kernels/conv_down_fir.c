@@ -92,13 +92,20 @@ static int pow2_floor(int v)
     return p;
 }
 
+/* work-groups of a CPU tiling (wg 1 x 1) on npix strip pixels */
+static int64_t fir_groups(const clsde_conv_down_fir_params *p,
+                          const clsde_conv_down_fir_tune *t, int64_t npix, int64_t ow)
+{
+    return ceil_div(npix, (int64_t)t->sn * t->tn) * ceil_div(p->c_out, (int64_t)t->sm * t->tm) *
+           ceil_div(ow, t->cw);
+}
+
 void clsde_conv_down_fir_tune_default(const clsde_context *ctx,
                                       const clsde_conv_down_fir_params *p,
                                       clsde_conv_down_fir_tune *t)
 {
     const int64_t oh = clsde_conv_down_fir_out_h(p), ow = clsde_conv_down_fir_out_w(p);
-    const int64_t min_groups =
-        2 * (int64_t)(ctx->info.compute_units > 0 ? ctx->info.compute_units : 1);
+    const int64_t cus = ctx->info.compute_units > 0 ? ctx->info.compute_units : 1;
     const int pvw = ctx->info.preferred_vector_width_float;
     const int maxwg = ctx->info.max_work_group_size > 0 ? ctx->info.max_work_group_size : 1;
     /* 8 channels (K blocks of 72) and 16-wide F rows: 1.1-1.2x over 4 and 8 on PoCL */
@@ -112,20 +119,28 @@ void clsde_conv_down_fir_tune_default(const clsde_context *ctx,
             else t->wg_m /= 2;
         }
     } else {
-        /* conv2d's CPU defaults (kernels/conv2d.c) on the strip's pixels */
+        /* conv2d's CPU defaults (kernels/conv2d.c) on the strip's pixels, except the
+         * channel block: every group builds the F patch of its pixels for all c_in input
+         * channels, so each extra block of output channels over the same pixels repeats
+         * that work, where an extra block of pixels does not. Hence blocks of up to 256
+         * channels (SM 32, not conv2d's 16), split only to give each compute unit a group.
+         * On the 8x8 level at batch 1 (16 output pixels, 256 channels) that is 2 groups of
+         * 128 channels instead of 4 of 64 (BENCHMARKS.md, "Fused FIR conv-downsample"). */
         const int64_t npix = (int64_t)p->n * oh * (ow < t->cw ? ow : t->cw);
         t->vn = pvw >= 16 ? 16 : pvw >= 4 ? pow2_floor(pvw) : 4;
         t->tm = p->c_out < 8 ? p->c_out : 8;
         t->wg_m = 1, t->wg_n = 1;
         t->tn = npix > t->vn ? 2 * t->vn : t->vn;
-        t->sm = 16, t->sn = 128 / t->tn;
+        t->sm = 32, t->sn = 128 / t->tn;
         while (t->sm > 1 && (int64_t)(t->sm / 2) * t->tm >= p->c_out) t->sm /= 2;
         while (t->sn > 1 && (int64_t)(t->sn / 2) * t->tn >= npix) t->sn /= 2;
-        for (;;) {
-            const int64_t groups = ceil_div(npix, (int64_t)t->sn * t->tn) *
-                                   ceil_div(p->c_out, (int64_t)t->sm * t->tm) *
-                                   ceil_div(ow, t->cw);
-            if (groups >= min_groups) break;
+        /* two groups per compute unit (balance on a shared machine) by splitting pixels
+         * while a group keeps 64 of them (each group stages its BM x TK weights from
+         * global memory per block, a cost per pixel that grows as the group narrows) ... */
+        while (fir_groups(p, t, npix, ow) < 2 * cus && t->sn > 1 && (t->sn / 2) * t->tn >= 64)
+            t->sn /= 2;
+        /* ... and at least one per unit, pixels first, channels last */
+        while (fir_groups(p, t, npix, ow) < cus) {
             if (t->sn > 1) t->sn /= 2;
             else if (t->sm > 1) t->sm /= 2;
             else break;

@@ -25,8 +25,10 @@ typedef struct clsde_conv_down_fir_tune {
 } clsde_conv_down_fir_tune;
 
 /* From the device's properties and the shape: conv2d's defaults (clsde_conv2d_tune_default)
- * on the pixels of one strip, 8 input channels per block, strips of 16 columns; the block
- * shrinks until it fits the local memory. */
+ * on the pixels of one strip, but on a CPU with output-channel blocks of up to 256 that
+ * are split only to give every compute unit a group (each block rebuilds the F patch);
+ * 8 input channels per block, strips of 16 columns; the block shrinks until it fits the
+ * local memory. */
 void clsde_conv_down_fir_tune_default(const clsde_context *ctx,
                                       const clsde_conv_down_fir_params *p,
                                       clsde_conv_down_fir_tune *t);
