@@ -10,21 +10,11 @@
 #include "../program.h"
 #include "conv_down_fir.h"
 
+static const char OP[] = "conv_down_fir"; /* names the op in operand errors */
+
 #define FILE_ "conv_down_fir.cl"
 #define FLAG_BIAS 1
 #define FLAG_RESIDUAL 4
-
-static clsde_status check_buf(clsde_context *ctx, const char *name, cl_mem m, int64_t floats)
-{
-    size_t bytes = 0;
-    CLSDE_FAIL_IF(!m, ctx, CLSDE_ERR_ARG, "conv_down_fir: buffer %s is NULL", name);
-    CLSDE_CL(ctx, clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof bytes, &bytes, NULL),
-             "clGetMemObjectInfo(CL_MEM_SIZE)");
-    CLSDE_FAIL_IF((int64_t)bytes < floats * (int64_t)sizeof(float), ctx, CLSDE_ERR_ARG,
-                  "conv_down_fir: buffer %s holds %zu bytes, needs %lld floats (%lld bytes)",
-                  name, bytes, (long long)floats, (long long)(floats * (int64_t)sizeof(float)));
-    return CLSDE_OK;
-}
 
 static clsde_status check_params(clsde_context *ctx, const clsde_conv_down_fir_params *p)
 {
@@ -181,15 +171,15 @@ clsde_status clsde_conv_down_fir_enqueue_tuned(clsde_context *ctx,
     oh = clsde_conv_down_fir_out_h(p);
     ow = clsde_conv_down_fir_out_w(p);
     CLSDE_FAIL_IF(y == x || y == wt, ctx, CLSDE_ERR_ARG, "conv_down_fir: y aliases x or w");
-    CLSDE_TRY(check_buf(ctx, "x", x, (int64_t)p->n * p->c_in * p->h * p->w));
-    CLSDE_TRY(check_buf(ctx, "w", wt, (int64_t)p->c_out * p->c_in * 9));
-    CLSDE_TRY(check_buf(ctx, "y", y, (int64_t)p->n * p->c_out * oh * ow));
+    CLSDE_TRY(clsde_buffer_check(ctx, OP, "x", x, (int64_t)p->n * p->c_in * p->h * p->w));
+    CLSDE_TRY(clsde_buffer_check(ctx, OP, "w", wt, (int64_t)p->c_out * p->c_in * 9));
+    CLSDE_TRY(clsde_buffer_check(ctx, OP, "y", y, (int64_t)p->n * p->c_out * oh * ow));
     if (p->has_bias) {
-        CLSDE_TRY(check_buf(ctx, "bias", bias, p->c_out));
+        CLSDE_TRY(clsde_buffer_check(ctx, OP, "bias", bias, p->c_out));
         flags |= FLAG_BIAS;
     }
     if (p->has_residual) {
-        CLSDE_TRY(check_buf(ctx, "res", res, (int64_t)p->n * p->c_out * oh * ow));
+        CLSDE_TRY(clsde_buffer_check(ctx, OP, "res", res, (int64_t)p->n * p->c_out * oh * ow));
         flags |= FLAG_RESIDUAL;
     }
     res_div = p->has_residual ? p->res_div : 1.0f;
