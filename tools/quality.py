@@ -12,15 +12,22 @@ Rows (--rows, comma-separated; default all):
            --steps 0: the official init, EMA = weights), PC with N/4 steps (its samples are
            noise-like whatever N is; N/4 keeps the cost down)
 
-Resumable: images are drawn in chunks of --chunk (`clsde sample --first I -n CHUNK`, so image
-k is the same whatever the chunking), each chunk's raw output and wall time kept in
-WORKDIR/<row>/; a rerun draws only missing chunks. Image k of every row uses seed --seed.
+Resumable and shared between runs and machines: images are drawn in chunks of --chunk
+(`clsde sample --first I -n CHUNK`, so image k is the same whatever the chunking or the worker
+that drew it); each chunk is kept as uint8 images (exactly what the evaluator reads) with its
+wall time in STATE/<row>/chunk_<first>_<count>.npz, which is small enough to commit, so a
+10,000-image row can be drawn over several sessions. STATE/<row>/row.json records what the
+chunks were drawn with (sampler arguments, seed, SHA-256 of the model); a rerun with other
+settings stops rather than mixing chunks. Several workers may run at once (one per core,
+`POCL_MAX_PTHREAD_COUNT=1`): a chunk is claimed by a lock file in WORKDIR while it is drawn.
 
   /usr/bin/python3 tools/quality.py --model models/ddpmpp_s_mnist.safetensors --data mnist \\
-      --n 512 --workdir build/quality [--rows pc,pc_n4,ode,untrained] [--clsde build/src/clsde]
+      --n 10000 [--rows pc,pc_n4,ode,untrained] [--draw-only] [--partial]
+  --draw-only   draw the missing chunks, print nothing (a background worker)
+  --partial     score each row on the chunks drawn so far (its image count is printed)
 """
 import argparse
-import glob
+import hashlib
 import json
 import os
 import subprocess
@@ -32,6 +39,7 @@ import numpy as np
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, TOOLS)
 import clsde_safetensors as st  # noqa: E402
+import evaluate as evmod  # noqa: E402
 
 ROWS = ('pc', 'pc_n4', 'ode', 'untrained')
 
@@ -60,33 +68,107 @@ def untrained_model(model, workdir):
     return out
 
 
-def draw(clsde, model, args_row, rowdir, n, chunk, seed, log):
-    """Draw images 0..n-1 in chunks; returns (images [n,1,H,W] float, seconds, nfe note)."""
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_row(rowdir, settings):
+    """Create or compare STATE/<row>/row.json: chunks drawn with other settings stop the run."""
     os.makedirs(rowdir, exist_ok=True)
-    seconds = 0.0
+    path = os.path.join(rowdir, 'row.json')
+    if os.path.exists(path):
+        with open(path) as f:
+            have = json.load(f)
+        if have != settings:
+            sys.exit('quality.py: %s holds chunks drawn with %s, not %s; move it away to start '
+                     'the row again' % (rowdir, json.dumps(have), json.dumps(settings)))
+    else:
+        with open(path + '.part', 'w') as f:
+            json.dump(settings, f, indent=1, sort_keys=True)
+            f.write('\n')
+        os.replace(path + '.part', path)
+
+
+def claim(lockdir, name):
+    """A lock file for one chunk, or None if a live process holds it (stale locks are taken)."""
+    os.makedirs(lockdir, exist_ok=True)
+    path = os.path.join(lockdir, name + '.lock')
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                with open(path) as f:
+                    os.kill(int(f.read() or 0), 0)
+                return None
+            except (ProcessLookupError, ValueError):
+                os.unlink(path)
+                continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return path
+    return None
+
+
+def chunk_path(rowdir, first, cnt):
+    return os.path.join(rowdir, 'chunk_%06d_%d.npz' % (first, cnt))
+
+
+def draw(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log):
+    """Draw the missing chunks of images 0..n-1 that no other worker holds."""
+    os.makedirs(tmpdir, exist_ok=True)
     for first in range(0, n, chunk):
         cnt = min(chunk, n - first)
-        raw = os.path.join(rowdir, 'chunk_%06d_%d.safetensors' % (first, cnt))
-        tfile = raw + '.seconds'
-        if not (os.path.exists(raw) and os.path.exists(tfile)):
+        out = chunk_path(rowdir, first, cnt)
+        if os.path.exists(out):
+            continue
+        lock = claim(os.path.join(tmpdir, 'locks'), os.path.basename(out))
+        if lock is None:
+            continue
+        try:
+            if os.path.exists(out):
+                continue
+            raw = os.path.join(tmpdir, 'chunk_%06d_%d.safetensors' % (first, cnt))
             cmd = [clsde, 'sample', '--model', model, '--seed', str(seed), '--first', str(first),
-                   '-n', str(cnt), '--batch', str(cnt), '--raw', raw + '.part',
-                   '-o', os.path.join(rowdir, 'chunk_%06d.png' % first), '--quiet'] + args_row
+                   '-n', str(cnt), '--batch', str(cnt), '--raw', raw,
+                   '-o', os.path.join(tmpdir, 'chunk_%06d.png' % first), '--quiet'] + args_row
             t0 = time.perf_counter()
             subprocess.run(cmd, check=True)
             dt = time.perf_counter() - t0
-            os.replace(raw + '.part', raw)
-            with open(tfile, 'w') as f:
-                f.write('%.3f\n' % dt)
+            tensors, _ = st.load(raw)
+            x = evmod.to_uint8(tensors['x'])
+            with open(out + '.part', 'wb') as f:
+                np.savez_compressed(f, x=x, seconds=np.float64(dt),
+                                    threads=np.int64(os.environ.get('POCL_MAX_PTHREAD_COUNT',
+                                                                    0)))
+            os.replace(out + '.part', out)
+            os.unlink(raw)
             log('%s: images %d..%d in %.1f s' % (rowdir, first, first + cnt - 1, dt))
-        with open(tfile) as f:
-            seconds += float(f.read())
-    parts = []
+        finally:
+            os.unlink(lock)
+
+
+def gather(rowdir, n, chunk, partial):
+    """(uint8 images of the chunks present, seconds, threads); without partial all of
+    0..n-1 must be there; with it, the chunks from image 0 up to the first missing one."""
+    parts, seconds, threads = [], 0.0, set()
     for first in range(0, n, chunk):
-        cnt = min(chunk, n - first)
-        tensors, _ = st.load(os.path.join(rowdir, 'chunk_%06d_%d.safetensors' % (first, cnt)))
-        parts.append(np.asarray(tensors['x'], dtype=np.float32))
-    return np.concatenate(parts), seconds
+        path = chunk_path(rowdir, first, min(chunk, n - first))
+        if not os.path.exists(path):
+            if partial:
+                break
+            sys.exit('quality.py: %s is missing (another worker still drawing it?)' % path)
+        with np.load(path) as z:
+            parts.append(z['x'])
+            seconds += float(z['seconds'])
+            threads.add(int(z['threads']))
+    if not parts:
+        return None, 0.0, threads
+    return np.concatenate(parts), seconds, threads
 
 
 def evaluate(data, npy, extra=()):
@@ -104,8 +186,13 @@ def main():
     p.add_argument('--chunk', type=int, default=64, help='images per clsde run (default 64)')
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--rows', default=','.join(ROWS))
-    p.add_argument('--workdir', default='build/quality')
+    p.add_argument('--state', help='where the chunks are kept (default '
+                   'quality-state/<model file name>)')
+    p.add_argument('--workdir', default='build/quality', help='temporary files and locks')
     p.add_argument('--clsde', default='build/src/clsde')
+    p.add_argument('--draw-only', action='store_true', help='draw missing chunks, no table')
+    p.add_argument('--partial', action='store_true',
+                   help='score the chunks drawn so far instead of requiring all --n images')
     args = p.parse_args()
 
     def log(msg):
@@ -115,6 +202,8 @@ def main():
     for r in rows:
         if r not in ROWS:
             p.error('unknown row %r (rows: %s)' % (r, ', '.join(ROWS)))
+    state = args.state or os.path.join(
+        'quality-state', os.path.splitext(os.path.basename(args.model))[0])
     os.makedirs(args.workdir, exist_ok=True)
     n_scales = model_config(args.model)['model']['num_scales']
     settings = {
@@ -130,14 +219,25 @@ def main():
         model, extra, label = settings[r]
         if model is None:
             model = untrained_model(args.model, args.workdir)
-        x, sec = draw(args.clsde, model, extra, os.path.join(args.workdir, r), args.n, args.chunk,
-                      args.seed, log)
+        rowdir = os.path.join(state, r)
+        check_row(rowdir, {'model': os.path.basename(model), 'model_sha256': sha256(model),
+                           'sample_args': extra, 'seed': args.seed, 'chunk': args.chunk})
+        draw(args.clsde, model, extra, rowdir, os.path.join(args.workdir, r), args.n, args.chunk,
+             args.seed, log)
+        if args.draw_only:
+            continue
+        x, sec, threads = gather(rowdir, args.n, args.chunk, args.partial)
+        if x is None:
+            log('%s: no chunks yet' % r)
+            continue
         npy = os.path.join(args.workdir, r + '.npy')
         np.save(npy, x)
         ev = evaluate(args.data, npy)
-        ev.update(row=r, label=label, seconds=sec)
+        ev.update(row=r, label=label, seconds=sec, threads=sorted(threads))
         results.append(ev)
-        log('%s: FD %.3f IS %.3f (%.1f s)' % (r, ev['fd'], ev['is'], sec))
+        log('%s: %d images, FD %.3f IS %.3f (%.1f s)' % (r, len(x), ev['fd'], ev['is'], sec))
+    if args.draw_only:
+        return
     base = evaluate(args.data, None, ['--baseline', '--n', str(args.n)])
     with open(os.path.join(args.workdir, 'quality.json'), 'w') as f:
         json.dump({'rows': results, 'baseline': base, 'n': args.n, 'model': args.model}, f,
@@ -150,16 +250,16 @@ def main():
           '(%d images); seed %d' % (args.n, base['classifier'], base['classifier_test_accuracy'],
                                     base['reference'], base['n_reference'], args.seed))
     print()
-    print('| images | FD ↓ | IS ↑ | class max/min | class counts | s/image |')
-    print('|---|---|---|---|---|---|')
+    print('| images | n | FD ↓ | IS ↑ | class max/min | class counts | s/image |')
+    print('|---|---|---|---|---|---|---|')
     for b in base['rows']:
         if b['name'].startswith(('train,', 'test,', 'noise U')):
-            print('| %s | %.3f | %.3f | %s | %s | — |'
-                  % (b['name'], b['fd'], b['is'], ratio(b['class_max_min']),
+            print('| %s | %d | %.3f | %.3f | %s | %s | — |'
+                  % (b['name'], b['n'], b['fd'], b['is'], ratio(b['class_max_min']),
                      ' '.join(str(c) for c in b.get('class_counts', []))))
     for e in results:
-        print('| %s | %.3f | %.3f | %s | %s | %.3f |'
-              % (e['label'], e['fd'], e['is'], ratio(e['class_max_min']),
+        print('| %s | %d | %.3f | %.3f | %s | %s | %.3f |'
+              % (e['label'], e['n'], e['fd'], e['is'], ratio(e['class_max_min']),
                  ' '.join(str(c) for c in e['class_counts']), e['seconds'] / e['n']))
 
 
