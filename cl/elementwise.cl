@@ -1,6 +1,7 @@
 /*
  * elementwise.cl — memory-bound elementwise ops on flat float arrays:
  *   silu:   y[i] = x[i] * sigmoid(x[i])
+ *   silu_jvp: ty[i] = silu'(x[i]) * tx[i], the tangent of silu (ty may alias tx)
  *   axpby:  y[i] = a * x[i] + b * y2[i]          (y may alias x or y2)
  *   scale_add_bc: y[n,c,i] = a * x[n,c,i] + b[n*C + c]   (per-(batch, channel) bias)
  *   scale_per_image: y[b,i] = x[b,i] * s[b]  or  x[b,i] / s[b]
@@ -37,6 +38,25 @@ __kernel void silu(const int n, __global const float *restrict x, __global float
         STOREV(v / ((floatV)1.0f + exp(-v)), y, g);
     } else {
         for (int i = base; i < n; i++) y[i] = clsde_silu(x[i]);
+    }
+}
+
+/* No restrict: ty may be tx (each work-item reads its elements before writing them). */
+__kernel void silu_jvp(const int n, __global const float *x, __global const float *tx,
+                       __global float *ty)
+{
+    const int g = get_global_id(0);
+    const int base = g * VW;
+    if (base + VW <= n) {
+        floatV d;
+        CLSDE_SILU_GRAD(floatV, LOADV(x, g), d);
+        STOREV(d * LOADV(tx, g), ty, g);
+    } else {
+        for (int i = base; i < n; i++) {
+            float d;
+            CLSDE_SILU_GRAD(float, x[i], d);
+            ty[i] = d * tx[i];
+        }
     }
 }
 

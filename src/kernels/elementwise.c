@@ -58,6 +58,14 @@ clsde_status clsde_silu_enqueue(clsde_context *ctx, size_t n, cl_mem x, cl_mem y
     return launch_1d(ctx, "silu", n, args, N_ARGS(args));
 }
 
+clsde_status clsde_silu_jvp_enqueue(clsde_context *ctx, size_t n, cl_mem x, cl_mem tx,
+                                    cl_mem ty)
+{
+    const int n32 = (int)n;
+    const arg args[] = {ARG(n32), ARG(x), ARG(tx), ARG(ty)};
+    return launch_1d(ctx, "silu_jvp", n, args, N_ARGS(args));
+}
+
 clsde_status clsde_axpby_enqueue(clsde_context *ctx, size_t n, float a, cl_mem x, float b,
                                  cl_mem y2, cl_mem y)
 {

@@ -6,6 +6,10 @@
 
 /* y = silu(x), n elements. y may equal x. */
 clsde_status clsde_silu_enqueue(clsde_context *ctx, size_t n, cl_mem x, cl_mem y);
+/* Tangent of silu (algorithms.md §6.2, forward mode): ty = silu'(x) * tx, n elements,
+ * silu'(x) = s (1 + x (1 - s)), s = logistic(x). ty may equal tx. */
+clsde_status clsde_silu_jvp_enqueue(clsde_context *ctx, size_t n, cl_mem x, cl_mem tx,
+                                    cl_mem ty);
 /* y = a*x + b*y2, n elements. y may equal x or y2. */
 clsde_status clsde_axpby_enqueue(clsde_context *ctx, size_t n, float a, cl_mem x, float b,
                                  cl_mem y2, cl_mem y);

@@ -8,6 +8,14 @@ void clsde_silu_ref(size_t n, const float *x, float *y)
     for (size_t i = 0; i < n; i++) y[i] = (float)((double)x[i] / (1.0 + exp(-(double)x[i])));
 }
 
+void clsde_silu_jvp_ref(size_t n, const float *x, const float *tx, float *ty)
+{
+    for (size_t i = 0; i < n; i++) {
+        const double z = x[i], s = 1.0 / (1.0 + exp(-z));
+        ty[i] = (float)(s * (1.0 + z * (1.0 - s)) * (double)tx[i]);
+    }
+}
+
 void clsde_axpby_ref(size_t n, float a, const float *x, float b, const float *y2, float *y)
 {
     for (size_t i = 0; i < n; i++) y[i] = a * x[i] + b * y2[i];

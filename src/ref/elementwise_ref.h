@@ -6,6 +6,9 @@
 
 /* y[i] = x[i] * sigmoid(x[i]), i < n. */
 void clsde_silu_ref(size_t n, const float *x, float *y);
+/* ty[i] = silu'(x[i]) * tx[i], silu'(x) = s (1 + x (1 - s)), s = logistic(x)
+ * (algorithms.md §6.2, forward mode). ty may equal tx. */
+void clsde_silu_jvp_ref(size_t n, const float *x, const float *tx, float *ty);
 /* y[i] = a * x[i] + b * y2[i]. */
 void clsde_axpby_ref(size_t n, float a, const float *x, float b, const float *y2, float *y);
 /* x, y: [planes, hw]; bias: [planes]; y = a * x + bias[plane]. */

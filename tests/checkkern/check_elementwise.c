@@ -1,8 +1,12 @@
 /*
- * check_elementwise.c — silu, axpby, scale_add_bc against src/ref/elementwise_ref.c.
+ * check_elementwise.c — silu, silu_jvp, axpby, scale_add_bc against src/ref/elementwise_ref.c.
  * Tolerance: elementwise, no reduction. silu: device float exp vs double reference,
- * 5e-7 relative (a few ulp); axpby / scale_add_bc: one rounding each, 1e-6.
+ * 5e-7 relative (a few ulp); axpby / scale_add_bc: one rounding each, 1e-6. silu_jvp:
+ * ty = s (1 + x (1 - s)) tx with s and 1 - s each a few ulp; 1 + x (1 - s) cancels near
+ * x = -1.28 (silu' = 0), where its terms are ~1: 8 ulp of max|tx| absolute, 8 ulp
+ * relative.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -37,6 +41,35 @@ static void check_silu(checkkern *c)
         ck_compare(c, "silu in place", shape, got, ref, n, 1e-37, 5e-7);
     ck_free(&bx), ck_free(&by);
     free(x), free(got), free(ref);
+}
+
+/* x over [-12, 12] and, in some runs, [-100, 100] (exp(-|x|) underflows, s = 0 or 1);
+ * out of place and in place on the tangent (ty = tx). */
+static void check_silu_jvp(checkkern *c)
+{
+    const size_t n = random_size(c);
+    const float range = ck_randint(c, 0, 3) ? 12.0f : 100.0f;
+    float *x = ck_alloc(n), *tx = ck_alloc(n), *got = ck_alloc(n), *ref = ck_alloc(n);
+    double tmax = 0.0;
+    ck_buf bx, btx, by;
+    char shape[48];
+    snprintf(shape, sizeof shape, "[%zu] x in +-%g", n, (double)range);
+    ck_fill(c, x, n, -range, range);
+    ck_fill_normal(c, tx, n, ck_randf(c, 0.01f, 10.0f));
+    for (size_t i = 0; i < n; i++) tmax = tmax > fabs(tx[i]) ? tmax : fabs(tx[i]);
+    clsde_silu_jvp_ref(n, x, tx, ref);
+    bx = ck_upload(c, x, n);
+    btx = ck_upload(c, tx, n);
+    by = ck_upload(c, NULL, n);
+    if (!ck_status(c, clsde_silu_jvp_enqueue(c->ctx, n, bx.mem, btx.mem, by.mem), "silu_jvp") &&
+        !ck_download(c, &by, got, "silu_jvp"))
+        ck_compare(c, "silu_jvp", shape, got, ref, n, 8 * 5.96e-8 * tmax, 4.8e-7);
+    if (!ck_status(c, clsde_silu_jvp_enqueue(c->ctx, n, bx.mem, btx.mem, btx.mem),
+                   "silu_jvp in place") &&
+        !ck_download(c, &btx, got, "silu_jvp in place"))
+        ck_compare(c, "silu_jvp in place", shape, got, ref, n, 8 * 5.96e-8 * tmax, 4.8e-7);
+    ck_free(&bx), ck_free(&btx), ck_free(&by);
+    free(x), free(tx), free(got), free(ref);
 }
 
 static void check_axpby(checkkern *c)
@@ -137,6 +170,7 @@ void check_elementwise(checkkern *c)
     const int reps = c->small ? 3 : 12;
     for (int r = 0; r < reps; r++) {
         check_silu(c);
+        check_silu_jvp(c);
         check_axpby(c);
         check_scale_add_bc(c);
         check_scale_per_image(c);
