@@ -2,6 +2,8 @@
  * reduce.cl — per-image reductions over x[n, per_image] (one work-group per image):
  *   sumsq_per_image:      out[b] = sum_i x[b,i]^2, or its square root (the L2 norm used
  *                         by the Langevin step size, algorithms.md §3.2)
+ *   dot_per_image:        out[b] = sum_i a[b,i] * t[b,i], the per-image dot product that
+ *                         closes the forward-mode Hutchinson estimate (algorithms.md §6.2)
  *   err_sumsq_per_image:  out[b] = sum_i (err / (atol + rtol*max(|y|, |ynew|)))^2, the
  *                         per-image piece of the RK45 error norm (algorithms.md §5.2);
  *                         the host adds the images (and any extra entries), divides by
@@ -164,6 +166,29 @@ void sumsq_per_image(const int per_image, const int take_sqrt, __global const fl
     }
     const acc_s r = acc_reduce_wg(vs, vc, s, c, ls, lc, l);
     if (l == 0) out[b] = take_sqrt ? (float)sqrt(r) : (float)r;
+}
+
+/* a, t: [n, per_image]; a may equal t. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void dot_per_image(const int per_image, __global const float *a, __global const float *t,
+                   __global float *out)
+{
+    __local acc_s ls[WG], lc[WG];
+    const int l = get_local_id(0), b = get_global_id(1);
+    const int nv = per_image / VW;
+    __global const float *ab = a + (size_t)b * per_image, *tb = t + (size_t)b * per_image;
+    accV vs = 0, vc = 0;
+    acc_s s = 0, c = 0;
+    for (int v = l; v < nv; v += WG) {
+        const accV d = CONVERTV(acc_s, LOADV(ab, v)) * CONVERTV(acc_s, LOADV(tb, v));
+        ACC_ADD(accV, vs, vc, d);
+    }
+    for (int i = nv * VW + l; i < per_image; i += WG) {
+        const acc_s d = (acc_s)ab[i] * (acc_s)tb[i];
+        ACC_ADD(acc_s, s, c, d);
+    }
+    const acc_s r = acc_reduce_wg(vs, vc, s, c, ls, lc, l);
+    if (l == 0) out[b] = (float)r;
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))

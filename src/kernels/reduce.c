@@ -64,6 +64,25 @@ clsde_status clsde_sumsq_per_image_enqueue(clsde_context *ctx, const clsde_reduc
     }
 }
 
+clsde_status clsde_dot_per_image_enqueue(clsde_context *ctx, const clsde_reduce_opts *o,
+                                         size_t n, size_t per_image, cl_mem a, cl_mem b,
+                                         cl_mem out)
+{
+    cl_kernel k;
+    size_t wg;
+    const cl_int per = (cl_int)per_image;
+    CLSDE_TRY(check_size(ctx, "dot_per_image", n, per_image));
+    CLSDE_TRY(get_kernel(ctx, o, "dot_per_image", &wg, &k));
+    {
+        const size_t gws[2] = {wg, n}, lws[2] = {wg, 1};
+        CLSDE_ARG(ctx, k, 0, per);
+        CLSDE_ARG(ctx, k, 1, a);
+        CLSDE_ARG(ctx, k, 2, b);
+        CLSDE_ARG(ctx, k, 3, out);
+        return clsde_enqueue(ctx, k, "dot_per_image", 2, gws, lws);
+    }
+}
+
 clsde_status clsde_err_sumsq_per_image_enqueue(clsde_context *ctx, const clsde_reduce_opts *o,
                                                size_t n, size_t per_image, float atol,
                                                float rtol, cl_mem err, cl_mem y, cl_mem ynew,

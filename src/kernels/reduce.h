@@ -17,6 +17,12 @@ typedef struct clsde_reduce_opts {
 clsde_status clsde_sumsq_per_image_enqueue(clsde_context *ctx, const clsde_reduce_opts *o,
                                            size_t n, size_t per_image, int take_sqrt, cl_mem x,
                                            cl_mem out);
+/* a, b: [n, per_image] floats (a may equal b); out: [n] floats, out[i] = sum_j a[i,j] b[i,j]
+ * (the per-image dot product of the forward-mode divergence estimate, algorithms.md §6.2).
+ * Accumulation as sumsq: double on fp64 devices, else compensated float. */
+clsde_status clsde_dot_per_image_enqueue(clsde_context *ctx, const clsde_reduce_opts *o,
+                                         size_t n, size_t per_image, cl_mem a, cl_mem b,
+                                         cl_mem out);
 /* err, y, ynew: [n, per_image] floats; out [n] floats (see reduce_ref.h). */
 clsde_status clsde_err_sumsq_per_image_enqueue(clsde_context *ctx, const clsde_reduce_opts *o,
                                                size_t n, size_t per_image, float atol,

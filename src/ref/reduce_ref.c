@@ -1,7 +1,7 @@
 /*
  * reduce_ref.c — the definition of correct for cl/reduce.cl: per-image sums of squares
- * (algorithms.md §3.2: per-sample Euclidean norm over C*H*W) and the per-image piece of
- * scipy's RMS error norm (§5.2), accumulated in double and rounded once.
+ * (algorithms.md §3.2: per-sample Euclidean norm over C*H*W), dot products (§6.2) and the
+ * per-image piece of scipy's RMS error norm (§5.2), accumulated in double and rounded once.
  */
 #include <math.h>
 
@@ -17,6 +17,16 @@ void clsde_sumsq_per_image_ref(size_t n, size_t per_image, int take_sqrt, const 
             s += v * v;
         }
         out[b] = (float)(take_sqrt ? sqrt(s) : s);
+    }
+}
+
+void clsde_dot_per_image_ref(size_t n, size_t per_image, const float *a, const float *t,
+                             float *out)
+{
+    for (size_t b = 0; b < n; b++) {
+        double s = 0;
+        for (size_t i = b * per_image; i < (b + 1) * per_image; i++) s += (double)a[i] * t[i];
+        out[b] = (float)s;
     }
 }
 

@@ -4,8 +4,13 @@
  * 2 ulp (2.4e-7 relative); its square root adds one more rounding. The compensated float
  * path (-DREDUCE_FP32=1, devices without fp64) is accurate to a few ulp independent of the
  * length: 8 ulp (1e-6); err_sumsq's float terms carry a division (2.5 ulp in OpenCL) and a
- * square: 1.5e-6. A plain float sum of 2^20 equal terms (the "constant" case) misses these
- * bounds by orders of magnitude, so the cases check the accumulation, not only indexing.
+ * square: 1.5e-6. dot_per_image sums terms of both signs, so its bound is on the sum of
+ * |terms| A = sum |a b| (the cancelling kind 3 has A >> |result|): the double path 2 ulp
+ * of the result plus (per_image 2^-53 + 1e-15) A (the summation orders differ, as for
+ * err_sumsq_per_image_f64); the float path rounds each product (1 ulp of A) and then sums
+ * as above: 8 ulp of the result plus 2 ulp of A. A plain float sum of 2^20 equal terms
+ * (the "constant" case) misses these bounds by orders of magnitude, so the cases check
+ * the accumulation, not only indexing.
  */
 #include <math.h>
 #include <stdio.h>
@@ -71,6 +76,48 @@ static void check_sumsq(checkkern *c, int fp32, int kind)
         ck_compare(c, "sumsq_per_image", shape, got, ref, nb, 0, dbl ? 2.4e-7 : 1e-6);
     ck_free(&bx), ck_free(&bo);
     free(x);
+}
+
+/* a as fill() kind; b independent (kind 0, 1), equal to a (kind 2: one buffer, the sum of
+ * squares), or a with random signs times (1 + 1e-3 noise) (kind 3: heavy cancellation) */
+static void check_dot(checkkern *c, int fp32, int kind)
+{
+    const size_t nb = (size_t)ck_randint(c, 1, 4);
+    const size_t per = kind == 2 && ck_randint(c, 0, 1) ? (c->small ? 20000 : (size_t)1 << 20)
+                                                        : random_per_image(c);
+    const size_t n = nb * per;
+    const int dbl = !fp32 && c->ctx->info.fp64;
+    const clsde_reduce_opts o = random_opts(c, fp32);
+    float *a = ck_alloc(n), *bv = ck_alloc(n), got[4], ref[4];
+    double asum = 0.0;
+    ck_buf ba, bb, bo;
+    char shape[96];
+    snprintf(shape, sizeof shape, "%zux%zu kind %d %s WG %d VW %d", nb, per, kind,
+             dbl ? "double" : "float", (int)o.wg, (int)o.vw);
+    fill(c, a, n, kind == 3 ? ck_randint(c, 0, 1) : kind);
+    for (size_t i = 0; i < n; i++) {
+        if (kind == 2) bv[i] = a[i];
+        else if (kind == 3)
+            bv[i] = (ck_randint(c, 0, 1) ? 1.0f : -1.0f) * a[i] * (1 + 1e-3f * ck_randn(c));
+        else bv[i] = ck_randn(c);
+    }
+    for (size_t b = 0; b < nb; b++) {
+        double s = 0.0;
+        for (size_t i = b * per; i < (b + 1) * per; i++) s += fabs((double)a[i] * bv[i]);
+        asum = fmax(asum, s);
+    }
+    clsde_dot_per_image_ref(nb, per, a, bv, ref);
+    ba = ck_upload(c, a, n);
+    bb = kind == 2 ? ba : ck_upload(c, bv, n);
+    bo = ck_upload(c, NULL, nb);
+    if (!ck_status(c, clsde_dot_per_image_enqueue(c->ctx, &o, nb, per, ba.mem, bb.mem, bo.mem),
+                   "dot_per_image") &&
+        !ck_download(c, &bo, got, "dot_per_image"))
+        ck_compare(c, "dot_per_image", shape, got, ref, nb,
+                   (dbl ? 1.2e-16 * (double)per + 1e-15 : 1.2e-7) * asum, dbl ? 2.4e-7 : 1e-6);
+    ck_free(&ba), ck_free(&bo);
+    if (kind != 2) ck_free(&bb);
+    free(a), free(bv);
 }
 
 static void check_err_sumsq(checkkern *c, int fp32)
@@ -147,7 +194,10 @@ void check_reduce(checkkern *c)
             check_sumsq(c, fp32, 0);
             check_sumsq(c, fp32, 1);
             check_err_sumsq(c, fp32);
+            check_dot(c, fp32, ck_randint(c, 0, 1));
+            check_dot(c, fp32, 3);
         }
+        check_dot(c, fp32, 2);
         check_sumsq(c, fp32, 2);
     }
     if (c->ctx->info.fp64)
