@@ -1,4 +1,4 @@
-/* group_norm.h — host wrapper for cl/group_norm.cl. y may equal x. */
+/* group_norm.h — host wrappers for cl/group_norm.cl. y may equal x (forward only). */
 #ifndef CLSDE_KERNELS_GROUP_NORM_H
 #define CLSDE_KERNELS_GROUP_NORM_H
 
@@ -13,5 +13,17 @@ clsde_status clsde_group_norm_enqueue(clsde_context *ctx, const clsde_group_norm
 clsde_status clsde_group_norm_enqueue_tuned(clsde_context *ctx, const clsde_group_norm_params *p,
                                             int32_t wg, int32_t vw, cl_mem x, cl_mem gamma,
                                             cl_mem beta, cl_mem y);
+
+/* Forward-mode derivative (algorithms.md §6.2): ty = d/de GroupNorm(x + e tx) at e = 0,
+ * through the SiLU when p->silu (see clsde_group_norm_jvp_ref). x, tx, ty [n, c, hw];
+ * gamma, beta [c]. ty must not alias x or tx (CLSDE_ERR_ARG when it is the same buffer);
+ * x may equal tx. Same work-group shapes as the forward. */
+clsde_status clsde_group_norm_jvp_enqueue(clsde_context *ctx, const clsde_group_norm_params *p,
+                                          cl_mem x, cl_mem tx, cl_mem gamma, cl_mem beta,
+                                          cl_mem ty);
+clsde_status clsde_group_norm_jvp_enqueue_tuned(clsde_context *ctx,
+                                                const clsde_group_norm_params *p, int32_t wg,
+                                                int32_t vw, cl_mem x, cl_mem tx, cl_mem gamma,
+                                                cl_mem beta, cl_mem ty);
 
 #endif

@@ -26,6 +26,7 @@ static const struct {
     {"analytic_score", check_analytic_score},
     {"rk45", check_rk45},
     {"conv_down_fir", check_conv_down_fir},
+    {"group_norm_jvp", check_group_norm_jvp},
 };
 
 #define CANARY_BITS 0x7fc0deadu

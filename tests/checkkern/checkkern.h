@@ -74,5 +74,6 @@ void check_conv2d(checkkern *c);
 void check_analytic_score(checkkern *c);
 void check_rk45(checkkern *c);
 void check_conv_down_fir(checkkern *c);
+void check_group_norm_jvp(checkkern *c);
 
 #endif
