@@ -27,12 +27,31 @@
  * step 1 and skipped in steps 2 and 3. Accumulation is float32, in key order within a
  * lane; the exp of the softmax is the accurate float exp (no native_ math).
  *
+ * attention_jvp, the forward-mode derivative (algorithms.md §6.2) in directions tq, tk, tv:
+ *   ds[p, p'] = (sum_c tq[c, p] k[c, p'] + q[c, p] tk[c, p']) * scale
+ *   dw[p, p'] = w[p, p'] (ds[p, p'] - sum_p'' w[p, p''] ds[p, p''])
+ *   to[c, p]  = sum_p' dw[p, p'] v[c, p'] + w[p, p'] tv[c, p']
+ * Laid out as the forward's single-block case, with whole rows: one work-group handles
+ * TQJ consecutive queries of one image (group id 0: the query tile, global id 1: the
+ * image) and keeps their rows s/w and ds/dw over all hw keys in local memory, rows hwr
+ * floats apart (hw rounded up to VK). The rows are kernel arguments, not static arrays:
+ * as static arrays Oclgrind charged them to the forward's launches too, and 16 + 16 KiB
+ * is past its 32 KiB (CL_OUT_OF_RESOURCES).
+ *   1. scores and tangents: a work-item owns chunks of VK keys, for all TQJ queries;
+ *   2. softmax: work-item i < TQJ turns row i into w and dw (ds minus its mean under w
+ *      before the multiply by w, so a common offset of ds cancels before it meets v);
+ *   3. output: a work-item owns channels, to[ch][i] = dw_i . v[ch] + w_i . tv[ch].
+ * Edges as in the forward (clamped query and key indices, never written). Float32, the
+ * accurate exp. to must not alias any input.
+ *
  * Tuning parameters (-D):
  *   TQ  queries per work-group, 1..WG (default 16)
  *   TK  keys per block held in local memory, a multiple of VK (default 256);
  *       local memory used: 4*TQ*TK + 8*TQ bytes (16.1 KiB by default)
  *   VK  key vector width, 1, 2, 4, 8 or 16 (default 16)
  *   WG  work-group size (default 64); the kernel requires exactly this local size
+ *   TQJ attention_jvp: queries per work-group, 1..WG (default 8); local memory used:
+ *       8*TQJ*hwr bytes
  */
 #ifndef TQ
 #define TQ 16
@@ -46,9 +65,12 @@
 #ifndef WG
 #define WG 64
 #endif
+#ifndef TQJ
+#define TQJ 8
+#endif
 
-#if TQ > WG || TK % VK != 0
-#error "attention.cl: need TQ <= WG and TK a multiple of VK"
+#if TQ > WG || TK % VK != 0 || TQJ > WG
+#error "attention.cl: need TQ, TQJ <= WG and TK a multiple of VK"
 #endif
 
 #if VK == 1
@@ -205,5 +227,117 @@ void attention(const int c, const int hw, const float scale, __global const floa
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE); /* s is overwritten by the next block */
+    }
+}
+
+/* ---- forward-mode derivative ---- */
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void attention_jvp(const int c, const int hw, const float scale, __global const float *restrict q,
+                   __global const float *restrict k, __global const float *restrict v,
+                   __global const float *restrict tq, __global const float *restrict tk,
+                   __global const float *restrict tv, __global float *restrict to,
+                   const int hwr, __local float *w, __local float *dw)
+{
+    /* w: [TQJ queries][hwr keys], s, then exp(s - m), then w; dw: the same for ds, dw */
+    const int lid = get_local_id(0);
+    const int q0 = get_group_id(0) * TQJ;
+    const int nq = min(TQJ, hw - q0);
+    const size_t plane = (size_t)get_global_id(1) * c * hw;
+
+    q += plane + q0, tq += plane + q0;
+    k += plane, v += plane, tk += plane, tv += plane;
+    to += plane + q0;
+
+    /* 1. s and ds for all keys */
+    for (int j = lid * VK; j < hw; j += WG * VK) {
+        const int n_in = min(VK, hw - j);
+        floatK as[TQJ], ad[TQJ];
+        for (int i = 0; i < TQJ; i++) as[i] = (floatK)(0.0f), ad[i] = (floatK)(0.0f);
+        for (int ch = 0; ch < c; ch++) {
+            __global const float *kp = k + (size_t)ch * hw + j, *tkp = tk + (size_t)ch * hw + j;
+            const size_t r = (size_t)ch * hw;
+            const floatK kv = n_in == VK ? LOADK(kp) : load_keys_clamped(kp, n_in);
+            const floatK tkv = n_in == VK ? LOADK(tkp) : load_keys_clamped(tkp, n_in);
+            for (int i = 0; i < TQJ; i++) {
+                const float qi = q[r + min(i, nq - 1)], tqi = tq[r + min(i, nq - 1)];
+                as[i] += qi * kv;
+                ad[i] += tqi * kv + qi * tkv;
+            }
+        }
+        if (n_in == VK) {
+            for (int i = 0; i < TQJ; i++) {
+                STOREK(as[i] * scale, w + i * hwr + j);
+                STOREK(ad[i] * scale, dw + i * hwr + j);
+            }
+        } else {
+            for (int i = 0; i < TQJ; i++) {
+                float t[VK], u[VK];
+                STOREK(as[i] * scale, t);
+                STOREK(ad[i] * scale, u);
+                for (int e = 0; e < n_in; e++)
+                    w[i * hwr + j + e] = t[e], dw[i * hwr + j + e] = u[e];
+            }
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    /* 2. row lid: w = softmax(s), dw = w (ds - sum w ds) */
+    if (lid < TQJ) {
+        __local float *rs = w + lid * hwr, *rd = dw + lid * hwr;
+        const int nfull = hw / VK * VK;
+        floatK vm = (floatK)(-INFINITY), vl = (floatK)(0.0f), vld = (floatK)(0.0f);
+        float m, l, ld, mds, inv_l;
+        int j;
+        for (j = 0; j < nfull; j += VK) vm = fmax(vm, LOADK(rs + j));
+        m = hmax(vm);
+        for (; j < hw; j++) m = fmax(m, rs[j]);
+        l = 0.0f, ld = 0.0f;
+        for (j = 0; j < nfull; j += VK) {
+            const floatK e = exp(LOADK(rs + j) - m);
+            STOREK(e, rs + j);
+            vl += e;
+            vld += e * LOADK(rd + j);
+        }
+        for (; j < hw; j++) {
+            const float e = exp(rs[j] - m);
+            rs[j] = e;
+            l += e;
+            ld += e * rd[j];
+        }
+        l += hsum(vl);
+        ld += hsum(vld);
+        mds = ld / l;
+        inv_l = 1.0f / l;
+        for (j = 0; j < nfull; j += VK) {
+            const floatK a = LOADK(rs + j) * inv_l;
+            STOREK(a, rs + j);
+            STOREK(a * (LOADK(rd + j) - mds), rd + j);
+        }
+        for (; j < hw; j++) {
+            const float a = rs[j] * inv_l;
+            rs[j] = a;
+            rd[j] = a * (rd[j] - mds);
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    /* 3. to[ch][i] = sum_j dw[i][j] v[ch][j] + w[i][j] tv[ch][j] */
+    for (int ch = lid; ch < c; ch += WG) {
+        __global const float *vp = v + (size_t)ch * hw, *tvp = tv + (size_t)ch * hw;
+        __global float *op = to + (size_t)ch * hw;
+        floatK acc[TQJ];
+        float tail[TQJ];
+        int j = 0;
+        for (int i = 0; i < TQJ; i++) acc[i] = (floatK)(0.0f), tail[i] = 0.0f;
+        for (; j + VK <= hw; j += VK) {
+            const floatK vv = LOADK(vp + j), tvv = LOADK(tvp + j);
+            for (int i = 0; i < TQJ; i++)
+                acc[i] += LOADK(dw + i * hwr + j) * vv + LOADK(w + i * hwr + j) * tvv;
+        }
+        for (; j < hw; j++)
+            for (int i = 0; i < TQJ; i++)
+                tail[i] += dw[i * hwr + j] * vp[j] + w[i * hwr + j] * tvp[j];
+        for (int i = 0; i < nq; i++) op[i] = HSUMK(acc[i]) + tail[i];
     }
 }

@@ -27,6 +27,7 @@ static const struct {
     {"rk45", check_rk45},
     {"conv_down_fir", check_conv_down_fir},
     {"group_norm_jvp", check_group_norm_jvp},
+    {"attention_jvp", check_attention_jvp},
 };
 
 #define CANARY_BITS 0x7fc0deadu

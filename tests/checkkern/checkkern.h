@@ -75,5 +75,6 @@ void check_analytic_score(checkkern *c);
 void check_rk45(checkkern *c);
 void check_conv_down_fir(checkkern *c);
 void check_group_norm_jvp(checkkern *c);
+void check_attention_jvp(checkkern *c);
 
 #endif
