@@ -908,6 +908,105 @@ static clsde_status bench_resample(clsde_bench *b)
     return CLSDE_OK;
 }
 
+/* ------------------------------------------------------------ forward-mode derivatives */
+
+/* The tangent kernels of the likelihood's forward-mode divergence (algorithms.md §6.2). */
+typedef struct jvp_arg {
+    int which; /* 0 silu_jvp, 1 group_norm_silu_jvp, 2 dot_per_image, 3 attention_jvp */
+    int n, c, hw;
+    cl_mem x, tx, ty, g, b, k, v, tk, tv; /* activations [n, c, hw]; g, b [c]; dot out [n] */
+} jvp_arg;
+
+static clsde_status run_jvp(clsde_context *ctx, void *p)
+{
+    const jvp_arg *a = p;
+    const size_t total = (size_t)a->n * a->c * a->hw;
+    const clsde_group_norm_params gn = {a->n, a->c, a->hw, 32, 1e-6f, 1};
+    switch (a->which) {
+    case 0: return clsde_silu_jvp_enqueue(ctx, total, a->x, a->tx, a->ty);
+    case 1: return clsde_group_norm_jvp_enqueue(ctx, &gn, a->x, a->tx, a->g, a->b, a->ty);
+    case 2:
+        return clsde_dot_per_image_enqueue(ctx, NULL, (size_t)a->n, total / (size_t)a->n, a->x,
+                                           a->tx, a->ty);
+    default:
+        return clsde_attention_jvp_enqueue(ctx, a->n, a->c, a->hw, a->x, a->k, a->v, a->tx,
+                                           a->tk, a->tv, a->ty);
+    }
+}
+
+/* Memory-bound ones: the arrays that must move once (silu_jvp, group_norm_silu_jvp: x, tx
+ * read, ty written; dot: two read), against the copy roof, on the activation shapes.
+ * attention_jvp: 10 c hw^2 FLOP per image (three dot products per score pair, two
+ * multiply-adds per key and channel for to), against OpenBLAS on [hw, c] x [c, hw]. */
+static clsde_status bench_jvp(clsde_bench *b)
+{
+    static const char *names[] = {"silu_jvp", "group_norm_silu_jvp", "dot_per_image",
+                                  "attention_jvp"};
+    static const double streams[] = {3, 3, 2, 0};
+    for (int which = 0; which < 4; which++) {
+        const int n_shapes = which == 3 ? (int)(sizeof att_shapes / sizeof *att_shapes)
+                                        : (int)(sizeof act_shapes / sizeof *act_shapes);
+        if (!clsde_bench_wants(b, names[which])) continue;
+        for (int bi = 0; bi < b->n_batches; bi++)
+            for (int s = 0; s < n_shapes; s++) {
+                jvp_arg a;
+                size_t total, bytes, cbytes;
+                float *host;
+                char shape[64];
+                double ms = 0;
+                clsde_status st;
+                memset(&a, 0, sizeof a);
+                a.which = which, a.n = b->batches[bi];
+                if (which == 3) {
+                    a.c = att_shapes[s][0], a.hw = att_shapes[s][1];
+                } else {
+                    a.c = act_shapes[s][0], a.hw = act_shapes[s][1] * act_shapes[s][2];
+                }
+                total = (size_t)a.n * a.c * a.hw, bytes = total * sizeof(float);
+                cbytes = (size_t)a.c * sizeof(float);
+                host = malloc(bytes);
+                CLSDE_FAIL_IF(!host, b->ctx, CLSDE_ERR_NOMEM, "out of memory");
+                for (size_t i = 0; i < total; i++) host[i] = (float)(i % 13) * 0.05f - 0.3f;
+                st = clsde_buffer_create(b->ctx, bytes, &a.x);
+                if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, bytes, &a.tx);
+                if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, bytes, &a.ty);
+                if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.x, 0, bytes, host);
+                if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.tx, 0, bytes, host);
+                if (st == CLSDE_OK && which == 1) {
+                    st = clsde_buffer_create(b->ctx, cbytes, &a.g);
+                    if (st == CLSDE_OK) st = clsde_buffer_create(b->ctx, cbytes, &a.b);
+                    if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.g, 0, cbytes, host);
+                    if (st == CLSDE_OK) st = clsde_buffer_write(b->ctx, a.b, 0, cbytes, host);
+                }
+                if (which == 3) {
+                    cl_mem *more[] = {&a.k, &a.v, &a.tk, &a.tv};
+                    for (int i = 0; i < 4 && st == CLSDE_OK; i++) {
+                        st = clsde_buffer_create(b->ctx, bytes, more[i]);
+                        if (st == CLSDE_OK)
+                            st = clsde_buffer_write(b->ctx, *more[i], 0, bytes, host);
+                    }
+                }
+                if (st == CLSDE_OK) st = clsde_bench_time(b, run_jvp, &a, &ms);
+                free(host);
+                clsde_buffer_release(a.x), clsde_buffer_release(a.tx);
+                clsde_buffer_release(a.ty), clsde_buffer_release(a.g);
+                clsde_buffer_release(a.b), clsde_buffer_release(a.k);
+                clsde_buffer_release(a.v), clsde_buffer_release(a.tk);
+                clsde_buffer_release(a.tv);
+                CLSDE_TRY(st);
+                snprintf(shape, sizeof shape, "%dx%dx%d", a.n, a.c, a.hw);
+                if (which == 3)
+                    clsde_bench_row(b, names[which], shape, ms,
+                                    10.0 * a.c * (double)a.hw * a.hw * a.n, "GFLOP/s",
+                                    clsde_bench_sgemm_gflops(b, a.hw, a.hw, a.c));
+                else
+                    clsde_bench_row(b, names[which], shape, ms, streams[which] * (double)bytes,
+                                    "GB/s", b->copy_gbs);
+            }
+    }
+    return CLSDE_OK;
+}
+
 clsde_status clsde_bench_kernels(clsde_bench *b)
 {
     CLSDE_TRY(bench_elementwise(b));
@@ -917,6 +1016,7 @@ clsde_status clsde_bench_kernels(clsde_bench *b)
     CLSDE_TRY(bench_conv_down_fir(b));
     CLSDE_TRY(bench_sde(b));
     CLSDE_TRY(bench_resample(b));
+    CLSDE_TRY(bench_jvp(b));
     if (b->json) fputs("\n]\n", b->out);
     return CLSDE_OK;
 }
