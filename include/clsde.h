@@ -455,6 +455,48 @@ CLSDE_API clsde_status clsde_sample_run(clsde_context *ctx, clsde_model *model,
                                         const clsde_sample_params *params, int64_t first_image,
                                         int32_t count, float *out, clsde_sample_stats *stats);
 
+/* ---- likelihood (bits/dim) through the probability-flow ODE (algorithms.md §6) ---- */
+
+/* Likelihood settings. Fill with clsde_likelihood_params_default() first. */
+typedef struct clsde_likelihood_params {
+    const char *probe;        /* Hutchinson divergence probe: "rademacher" (default, as the
+                                 reference) or "gaussian". Each image's probe is drawn once
+                                 and kept for its whole ODE solve (§6.2) */
+    double rtol, atol;        /* RK45 tolerances > 0; default 1e-5 each (the reference's) */
+    double eps;               /* start time of the ODE, in (0, 1); default 1e-5 for every
+                                 SDE (the reference's likelihood default) */
+    uint64_t seed;            /* dequantisation noise and probes, keyed by seed and image
+                                 index: image k's result is the same for any batch/split */
+    int32_t dequantize;       /* 1 (default): the images are 8-bit data k/255 and get the
+                                 reference's uniform dequantisation u = (255 x + U) / 256,
+                                 U ~ U[0, 1) per element (§6.3); 0: taken as given */
+    int32_t batch;            /* images evaluated together, >= 1; default 16 */
+    int32_t reference_batching; /* 1: the batch is one ODE system (batch-global error norm,
+                                 common steps) as the reference; 0 (default): one ODE per
+                                 image, independent of the batch */
+    clsde_progress_fn progress; /* as clsde_sample_run's ODE: total = 1000 per batch */
+    void *progress_user;
+    uint8_t reserved[64];     /* zero; room to grow */
+} clsde_likelihood_params;
+
+CLSDE_API void clsde_likelihood_params_default(clsde_likelihood_params *params);
+
+/* Negative log-likelihood in bits per dimension of `count` images [count, C, H, W] in
+ * [0, 1] (the data range; the model's scaler is applied here), algorithms.md §6: the
+ * augmented probability-flow ODE from eps to 1 with a Hutchinson divergence estimate
+ * through a forward-mode Jacobian-vector product of the network (one replay of a graph
+ * with tangents per ODE evaluation), then
+ *   bpd = -(log p_T(z) + delta) / (D ln 2) + offset,  offset = 7 (centred data) or 8
+ * (data in [0, 1]). bpd [count] per image; z [count, C, H, W] (may be NULL): the latent
+ * x(1) (a prior sample of the model when the image is typical; the ODE sampler maps it
+ * back); stats: ODE evaluations (nfe*) and steps as clsde_sample_run's ODE. Needs a VP or
+ * subVP model, or a continuously trained VE model. */
+CLSDE_API clsde_status clsde_likelihood_run(clsde_context *ctx, clsde_model *model,
+                                            const clsde_likelihood_params *params,
+                                            int64_t first_image, int32_t count,
+                                            const float *images, double *bpd, float *z,
+                                            clsde_sample_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

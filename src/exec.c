@@ -225,6 +225,12 @@ static clsde_status enqueue_node(clsde_exec *e, const clsde_node *nd, int32_t id
                                                                    y);
     case CLSDE_OP_SINUSOIDAL_EMBED:
         return clsde_sinusoidal_embed_enqueue(ctx, p->sinusoidal.n, p->sinusoidal.dim, in[0], y);
+    case CLSDE_OP_GROUP_NORM_JVP:
+        return clsde_group_norm_jvp_enqueue(ctx, &p->group_norm, in[0], in[1], w[0], w[1], y);
+    case CLSDE_OP_SILU_JVP: return clsde_silu_jvp_enqueue(ctx, count, in[0], in[1], y);
+    case CLSDE_OP_ATTENTION_JVP:
+        return clsde_attention_jvp_enqueue(ctx, p->attention.n, p->attention.c, p->attention.hw,
+                                           in[0], in[1], in[2], in[3], in[4], in[5], y);
     case CLSDE_OP_COUNT: break;
     }
     return clsde_error_set(ctx, CLSDE_ERR_INTERNAL, "exec: node '%s' has op %d", nd->name,

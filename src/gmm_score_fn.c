@@ -5,6 +5,7 @@
  * exact score of p_t, whichever wrapper (continuous or not) the sampler asks for; with it
  * the samplers run through exactly the device code a network would drive.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,8 @@ struct clsde_gmm_score {
     float *coef_f;            /* [B, 1 + 2K] host */
     cl_mem mu_f, mu_d;        /* [K, D] float / double (fp64 devices) */
     cl_mem dcoef_f, dcoef_d;  /* [B, 1 + 2K] float / double */
+    double *xh, *vh;          /* [B, D] host copies for the divergence */
+    void *stage;              /* [B, D] float staging of a read */
     int64_t calls;
 };
 
@@ -56,6 +59,80 @@ static clsde_status eval_f64(void *self, cl_mem x, const double *t, int continuo
                                    gs->dcoef_d, x, score);
 }
 
+/* A device buffer of B*D floats or doubles into dst (double). */
+static clsde_status read_d(clsde_gmm_score *gs, cl_mem buf, int f64, double *dst)
+{
+    const size_t bd = (size_t)gs->fn.batch * gs->g.d;
+    if (f64) return clsde_buffer_read(gs->ctx, buf, 0, bd * sizeof(double), dst);
+    CLSDE_TRY(clsde_buffer_read(gs->ctx, buf, 0, bd * sizeof(float), gs->stage));
+    for (size_t i = 0; i < bd; i++) dst[i] = ((const float *)gs->stage)[i];
+    return CLSDE_OK;
+}
+
+/* q[b] = v_b^T H v_b for the Hessian H of log p_t at x_b, in double on the host (the
+ * coefficients of this call are in gs->coef): with u_k = m mu_k - x, s_k = u_k / c_k and
+ * the responsibilities r_k, H = sum_k r_k (s_k s_k^T - I / c_k) - (sum_k r_k s_k)(...)^T.
+ * v = NULL: the trace, sum_k r_k (|s_k|^2 - D / c_k) - |sum_k r_k s_k|^2. */
+static clsde_status gmm_div(clsde_gmm_score *gs, cl_mem x, cl_mem v, int f64, double *q)
+{
+    const int32_t K = gs->g.k, D = gs->g.d;
+    CLSDE_TRY(read_d(gs, x, f64, gs->xh));
+    if (v) CLSDE_TRY(read_d(gs, v, f64, gs->vh));
+    for (int32_t b = 0; b < gs->fn.batch; b++) {
+        const double *cb = gs->coef + (size_t)b * gs->ncoef, *xb = gs->xh + (size_t)b * D;
+        const double *vb = gs->vh + (size_t)b * D;
+        double l[CLSDE_GMM_KMAX], sv[CLSDE_GMM_KMAX], ss[CLSDE_GMM_KMAX], lmax = -INFINITY;
+        double rs = 0, vv = 0, a = 0, mean_sv = 0, mean_s2 = 0;
+        for (int32_t k = 0; k < K; k++) {
+            double uu = 0, uv = 0;
+            for (int32_t i = 0; i < D; i++) {
+                const double u = cb[0] * gs->mu[(size_t)k * D + i] - xb[i];
+                uu += u * u;
+                if (v) uv += u * vb[i];
+            }
+            l[k] = cb[1 + K + k] - uu / (2 * cb[1 + k]);
+            sv[k] = uv / cb[1 + k];
+            ss[k] = uu / (cb[1 + k] * cb[1 + k]);
+            lmax = fmax(lmax, l[k]);
+        }
+        for (int32_t k = 0; k < K; k++) rs += (l[k] = exp(l[k] - lmax));
+        if (v)
+            for (int32_t i = 0; i < D; i++) vv += vb[i] * vb[i];
+        for (int32_t k = 0; k < K; k++) {
+            const double r = l[k] / rs;
+            a += r * ((v ? sv[k] * sv[k] : ss[k]) - (v ? vv : D) / cb[1 + k]);
+            mean_sv += r * sv[k];
+        }
+        if (v) {
+            q[b] = a - mean_sv * mean_sv;
+            continue;
+        }
+        /* |sum_k r_k s_k|^2 elementwise */
+        for (int32_t i = 0; i < D; i++) {
+            double m = 0;
+            for (int32_t k = 0; k < K; k++)
+                m += l[k] / rs * (cb[0] * gs->mu[(size_t)k * D + i] - xb[i]) / cb[1 + k];
+            mean_s2 += m * m;
+        }
+        q[b] = a - mean_s2;
+    }
+    return CLSDE_OK;
+}
+
+static clsde_status eval_div_f32(void *self, cl_mem x, const float *t, cl_mem v, cl_mem score,
+                                 double *q)
+{
+    CLSDE_TRY(eval_f32(self, x, t, 1, score));
+    return gmm_div(self, x, v, 0, q);
+}
+
+static clsde_status eval_div_f64(void *self, cl_mem x, const double *t, cl_mem v, cl_mem score,
+                                 double *q)
+{
+    CLSDE_TRY(eval_f64(self, x, t, 1, score));
+    return gmm_div(self, x, v, 1, q);
+}
+
 clsde_status clsde_gmm_score_create(clsde_context *ctx, const clsde_sde *sde,
                                     const clsde_gmm *g, int32_t batch, clsde_gmm_score **out)
 {
@@ -77,7 +154,11 @@ clsde_status clsde_gmm_score_create(clsde_context *ctx, const clsde_sde *sde,
     gs->coef = malloc((size_t)batch * gs->ncoef * sizeof(double));
     gs->coef_f = malloc((size_t)batch * gs->ncoef * sizeof(float));
     mu_f = malloc(kd * sizeof(float));
-    CLSDE_GOTO_IF(!gs->w || !gs->s || !gs->mu || !gs->coef || !gs->coef_f || !mu_f, ctx,
+    gs->xh = malloc((size_t)batch * g->d * sizeof(double));
+    gs->vh = malloc((size_t)batch * g->d * sizeof(double));
+    gs->stage = malloc((size_t)batch * g->d * sizeof(float));
+    CLSDE_GOTO_IF(!gs->w || !gs->s || !gs->mu || !gs->coef || !gs->coef_f || !mu_f || !gs->xh ||
+                      !gs->vh || !gs->stage, ctx,
                   CLSDE_ERR_NOMEM, "gmm score: out of memory");
     memcpy(gs->w, g->w, (size_t)g->k * sizeof(double));
     memcpy(gs->s, g->s, (size_t)g->k * sizeof(double));
@@ -100,6 +181,8 @@ clsde_status clsde_gmm_score_create(clsde_context *ctx, const clsde_sde *sde,
     gs->fn.per_image = g->d;
     gs->fn.eval = eval_f32;
     gs->fn.eval_f64 = ctx->info.fp64 ? eval_f64 : NULL;
+    gs->fn.eval_div = eval_div_f32;
+    gs->fn.eval_div_f64 = ctx->info.fp64 ? eval_div_f64 : NULL;
     gs->fn.name = "analytic score";
     free(mu_f);
     *out = gs;
@@ -116,6 +199,7 @@ void clsde_gmm_score_destroy(clsde_gmm_score *gs)
     clsde_buffer_release(gs->mu_f), clsde_buffer_release(gs->mu_d);
     clsde_buffer_release(gs->dcoef_f), clsde_buffer_release(gs->dcoef_d);
     free(gs->w), free(gs->s), free(gs->mu), free(gs->coef), free(gs->coef_f);
+    free(gs->xh), free(gs->vh), free(gs->stage);
     free(gs);
 }
 

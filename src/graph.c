@@ -28,10 +28,14 @@ static const clsde_op_info op_table[] = {
     [CLSDE_OP_FOURIER_EMBED] = {"fourier_embed", 1, -1},
     [CLSDE_OP_SINUSOIDAL_EMBED] = {"sinusoidal_embed", 1, -1},
     [CLSDE_OP_CONV_DOWN_FIR] = {"conv_down_fir", 2, 1}, /* y may be the residual */
+    [CLSDE_OP_GROUP_NORM_JVP] = {"group_norm_jvp", 2, -1},
+    [CLSDE_OP_SILU_JVP] = {"silu_jvp", 2, 1},
+    [CLSDE_OP_ATTENTION_JVP] = {"attention_jvp", 6, -1},
 };
 _Static_assert(sizeof op_table / sizeof op_table[0] == CLSDE_OP_COUNT,
                "op_table must have one row per CLSDE_OP_");
-_Static_assert(CLSDE_OP_COUNT == 16, "a new op needs a row in op_table, a case in exec.c "
+_Static_assert(CLSDE_PLAN_MAX_IN == CLSDE_GRAPH_MAX_IN, "plan.h and graph.h input slots differ");
+_Static_assert(CLSDE_OP_COUNT == 19, "a new op needs a row in op_table, a case in exec.c "
                                      "and in clsde_node_flops");
 
 const clsde_op_info *clsde_op_get_info(clsde_op op)
@@ -99,12 +103,11 @@ int32_t clsde_graph_weight(clsde_graph *g, const char *name, const float *data, 
     return g->n_weights++;
 }
 
-/* Append a node with op, name and inputs; shape and parameters are set by the caller.
- * Returns NULL after an error (sticky) or when an input is -1 / out of range. */
-static clsde_node *add(clsde_graph *g, clsde_op op, const char *name, int32_t in0, int32_t in1,
-                       int32_t in2)
+/* Append a node with op, name and inputs ins[0 .. n_in - 1]; shape and parameters are set
+ * by the caller. Returns NULL after an error (sticky) or when an input is -1 / out of range. */
+static clsde_node *add_n(clsde_graph *g, clsde_op op, const char *name,
+                         const int32_t ins[CLSDE_GRAPH_MAX_IN])
 {
-    const int32_t ins[CLSDE_GRAPH_MAX_IN] = {in0, in1, in2};
     clsde_node *nd;
     if (g->status != CLSDE_OK) return NULL;
     for (int s = 0; s < op_table[op].n_in; s++) {
@@ -135,6 +138,13 @@ static clsde_node *add(clsde_graph *g, clsde_op op, const char *name, int32_t in
     nd->w[0] = nd->w[1] = -1;
     snprintf(nd->name, sizeof nd->name, "%s", name);
     return nd;
+}
+
+static clsde_node *add(clsde_graph *g, clsde_op op, const char *name, int32_t in0, int32_t in1,
+                       int32_t in2)
+{
+    const int32_t ins[CLSDE_GRAPH_MAX_IN] = {in0, in1, in2, -1, -1, -1};
+    return add_n(g, op, name, ins);
 }
 
 /* Finish a node (the caller filled shape and params): it becomes part of the graph. */
@@ -505,6 +515,28 @@ int32_t clsde_graph_sinusoidal_embed(clsde_graph *g, const char *name, int32_t l
     return done(g);
 }
 
+int32_t clsde_graph_append(clsde_graph *g, const clsde_node *src)
+{
+    clsde_node *nd;
+    const clsde_op_info *info = clsde_op_get_info(src->op);
+    if (g->status != CLSDE_OK) return -1;
+    if (!info)
+        return clsde_graph_fail(g, CLSDE_ERR_INTERNAL, "graph: node '%s' has op %d", src->name,
+                                (int)src->op);
+    for (int s = 0; s < CLSDE_GRAPH_MAX_W; s++)
+        if (src->w[s] < -1 || src->w[s] >= g->n_weights)
+            return clsde_graph_fail(g, CLSDE_ERR_INTERNAL, "graph: %s '%s': weight %d is %d of "
+                                    "%d", info->name, src->name, s, (int)src->w[s],
+                                    (int)g->n_weights);
+    nd = add_n(g, src->op, src->name, src->in);
+    if (!nd) return -1;
+    nd->p = src->p;
+    memcpy(nd->w, src->w, sizeof nd->w);
+    memcpy(nd->shape, src->shape, sizeof nd->shape);
+    nd->pinned = src->pinned;
+    return done(g);
+}
+
 size_t clsde_node_bytes(const clsde_node *nd)
 {
     return (size_t)nd->shape[0] * nd->shape[1] * nd->shape[2] * nd->shape[3] * sizeof(float);
@@ -533,11 +565,18 @@ void clsde_node_flops(const clsde_node *nd, double *macs2, double *elementwise)
                  nd->p.attention.hw;
         *elementwise = (double)nd->p.attention.n * nd->p.attention.hw * nd->p.attention.hw;
         break;
+    case CLSDE_OP_ATTENTION_JVP: /* scores and their tangents, then dA v and A tv */
+        *macs2 = 8.0 * nd->p.attention.n * nd->p.attention.c * (double)nd->p.attention.hw *
+                 nd->p.attention.hw;
+        *elementwise = 3.0 * nd->p.attention.n * nd->p.attention.hw * nd->p.attention.hw;
+        break;
     case CLSDE_OP_UPFIRDN2D: /* 4x4 taps per output, of which 1/up^2 are non-zero */
         *macs2 = 2.0 * out * 16 / ((double)nd->p.upfirdn2d.up * nd->p.upfirdn2d.up);
         break;
     case CLSDE_OP_INPUT: break;
     case CLSDE_OP_GROUP_NORM:
+    case CLSDE_OP_GROUP_NORM_JVP:
+    case CLSDE_OP_SILU_JVP:
     case CLSDE_OP_SILU:
     case CLSDE_OP_AFFINE:
     case CLSDE_OP_SCALE_PER_IMAGE:

@@ -27,7 +27,7 @@
 #include "ref/group_norm_ref.h"
 #include "ref/resample_ref.h"
 
-#define CLSDE_GRAPH_MAX_IN 3   /* input slots per node */
+#define CLSDE_GRAPH_MAX_IN 6   /* input slots per node (attention_jvp has six) */
 #define CLSDE_GRAPH_MAX_W 2    /* weight slots per node */
 #define CLSDE_GRAPH_NAME 64
 
@@ -49,6 +49,11 @@ typedef enum clsde_op {
     CLSDE_OP_SINUSOIDAL_EMBED, /* in: label [n]; y [n, dim] */
     CLSDE_OP_CONV_DOWN_FIR,    /* in: x, res?; w: weight [co,ci,3,3], bias [co]; FIR pad (2,2)
                                   + 3x3 stride-2 conv in one kernel (networks.md §1.3) */
+    /* Tangents (forward-mode derivatives, algorithms.md §6.2) of the non-linear ops, made
+     * by clsde_graph_jvp; the linear ops' tangents are the ops themselves. */
+    CLSDE_OP_GROUP_NORM_JVP,   /* in: x, tx; w: gamma, beta; d group_norm(+SiLU) (x) [tx] */
+    CLSDE_OP_SILU_JVP,         /* in: x, tx; silu'(x) tx */
+    CLSDE_OP_ATTENTION_JVP,    /* in: q, k, v, tq, tk, tv; d attention (q, k, v) [tq, tk, tv] */
     CLSDE_OP_COUNT
 } clsde_op;
 
@@ -190,6 +195,23 @@ int32_t clsde_graph_fourier_embed(clsde_graph *g, const char *name, int32_t sigm
                                   int32_t nf);
 int32_t clsde_graph_sinusoidal_embed(clsde_graph *g, const char *name, int32_t label,
                                      int32_t dim);
+
+/* Append a copy of `nd` (op, params, inputs, weights, shape, name, pinned) to g, checking
+ * that its inputs and weights exist; returns its id or -1 (sticky). For graph transforms. */
+int32_t clsde_graph_append(clsde_graph *g, const clsde_node *nd);
+
+/* Forward-mode differentiation (graph_jvp.c, algorithms.md §6.2): a new graph *out that
+ * computes everything g computes and, interleaved node by node (so the planner frees each
+ * primal activation once its tangent is made), the tangent of every node that depends on
+ * the input node x, with a new pinned input "x.tangent" (same shape as x) as x's tangent.
+ * Linear ops propagate tangents through themselves (no bias, no channel bias); GroupNorm,
+ * SiLU and attention through their _JVP ops; nodes that do not depend on x (the time
+ * embedding) have a zero tangent and cost nothing. map [g->n_nodes] receives each node's
+ * id in *out; *v the tangent input; *t_out the tangent of node `out` (pinned). Errors: an
+ * `out` that does not depend on x, or a dependence through an op with no tangent rule
+ * (dense, embeddings, the _JVP ops themselves). */
+clsde_status clsde_graph_jvp(const clsde_graph *g, int32_t x, int32_t out, clsde_graph **jvp,
+                             int32_t *map, int32_t *v, int32_t *t_out);
 
 /* ---- after building ---- */
 

@@ -61,6 +61,26 @@ static clsde_status build(clsde_net *net)
         clsde_graph_output(g, net->score);
         CLSDE_TRY(clsde_graph_status(g));
     }
+    net->v = net->tscore = -1;
+    if (net->jvp) { /* the same graph with the score's tangent along the input v */
+        clsde_graph *gj;
+        int32_t *map = malloc((size_t)g->n_nodes * sizeof *map);
+        clsde_status st;
+        CLSDE_FAIL_IF(!map, net->ctx, CLSDE_ERR_NOMEM, "network: out of memory");
+        st = clsde_graph_jvp(g, net->io.x, net->score, &gj, map, &net->v, &net->tscore);
+        if (st == CLSDE_OK) {
+            net->io.x = map[net->io.x];
+            net->io.label = map[net->io.label];
+            if (net->io.sigma >= 0) net->io.sigma = map[net->io.sigma];
+            if (net->score_div >= 0) net->score_div = map[net->score_div];
+            net->io.out = map[net->io.out];
+            net->score = map[net->score];
+            clsde_graph_destroy(g);
+            net->g = g = gj;
+        }
+        free(map);
+        CLSDE_TRY(st);
+    }
     CLSDE_TRY(clsde_graph_plan(g, net->ctx->mem_base_align_bytes));
 
     net->flops = net->elementwise = 0;
@@ -75,8 +95,8 @@ static clsde_status build(clsde_net *net)
     return CLSDE_OK;
 }
 
-clsde_status clsde_net_create(clsde_context *ctx, clsde_model *model, int32_t batch,
-                              clsde_net **out)
+static clsde_status create(clsde_context *ctx, clsde_model *model, int32_t batch, int jvp,
+                           clsde_net **out)
 {
     clsde_status st = CLSDE_OK;
     clsde_net *net;
@@ -92,6 +112,7 @@ clsde_status clsde_net_create(clsde_context *ctx, clsde_model *model, int32_t ba
     net->model = model;
     net->cfg = &model->cfg;
     net->batch = batch;
+    net->jvp = jvp;
     net->sigmas = malloc((size_t)net->cfg->num_scales * sizeof *net->sigmas);
     net->host = malloc(3 * (size_t)batch * sizeof *net->host);
     CLSDE_GOTO_IF(!net->sigmas || !net->host, ctx, CLSDE_ERR_NOMEM,
@@ -105,6 +126,18 @@ clsde_status clsde_net_create(clsde_context *ctx, clsde_model *model, int32_t ba
 fail:
     clsde_net_destroy(net);
     return st;
+}
+
+clsde_status clsde_net_create(clsde_context *ctx, clsde_model *model, int32_t batch,
+                              clsde_net **out)
+{
+    return create(ctx, model, batch, 0, out);
+}
+
+clsde_status clsde_net_create_jvp(clsde_context *ctx, clsde_model *model, int32_t batch,
+                                  clsde_net **out)
+{
+    return create(ctx, model, batch, 1, out);
 }
 
 void clsde_net_destroy(clsde_net *net)
@@ -329,6 +362,10 @@ static clsde_status bind_all(clsde_net *net, const clsde_net_bind *bind)
     if (net->score_div >= 0) CLSDE_TRY(clsde_exec_bind(e, net->score_div, b->score_div));
     CLSDE_TRY(clsde_exec_bind(e, net->io.out, b->out ? b->out : (ve ? b->score : NULL)));
     if (!ve) CLSDE_TRY(clsde_exec_bind(e, net->score, b->score));
+    if (net->jvp) {
+        CLSDE_TRY(clsde_exec_bind(e, net->v, b->v));
+        CLSDE_TRY(clsde_exec_bind(e, net->tscore, b->tscore));
+    }
     return CLSDE_OK;
 }
 

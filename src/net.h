@@ -22,6 +22,8 @@ struct clsde_net {
     clsde_nets_io io;         /* x, label, used_sigma inputs; out */
     int32_t score_div;        /* input [B]: -std(t) for VP/subVP, -1 for VE (score = out) */
     int32_t score;            /* output: the score node (= io.out for VE) */
+    int jvp;                  /* built by clsde_net_create_jvp: also the score's tangent */
+    int32_t v, tscore;        /* jvp: input [B, C, H, W] tangent of x; output (ds/dx) v */
     clsde_exec *exec;
     clsde_sde sde;            /* the model's SDE: discrete float32 schedules (VP alphabar) */
     double *sigmas;           /* [N] the network's float64 sigmas buffer, descending
@@ -51,7 +53,14 @@ typedef struct clsde_net_bind {
     cl_mem score_div;  /* [B] */
     cl_mem out;        /* [B, C, H, W] */
     cl_mem score;      /* [B, C, H, W] (VE: the same values as out) */
+    cl_mem v;          /* jvp nets: [B, C, H, W] the tangent of x */
+    cl_mem tscore;     /* jvp nets: [B, C, H, W] (ds/dx) v */
 } clsde_net_bind;
+
+/* A net whose graph also computes the Jacobian-vector product (ds/dx) v of the score along
+ * a bound tangent v (graph_jvp.c), for the likelihood's divergence (algorithms.md §6.2). */
+clsde_status clsde_net_create_jvp(clsde_context *ctx, clsde_model *model, int32_t batch,
+                                  clsde_net **out);
 
 /* Queue one evaluation with the given buffers bound (no host wait). */
 clsde_status clsde_net_enqueue(clsde_net *net, const clsde_net_bind *bind);

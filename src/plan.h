@@ -14,10 +14,10 @@
  * wherever they stand in the order, since the caller writes them before the run.
  *
  * Usage:
- *     clsde_plan_node nodes[3] = {
- *         {.bytes = 1024, .in = {-1, -1, -1}, .inplace_slot = -1, .pinned = 1},  // input
- *         {.bytes = 1024, .in = {0, -1, -1},  .inplace_slot = -1},
- *         {.bytes = 1024, .in = {1, -1, -1},  .inplace_slot = 0, .pinned = 1},   // output
+ *     clsde_plan_node nodes[3] = {   // every one of the CLSDE_PLAN_MAX_IN slots given
+ *         {.bytes = 1024, .in = {-1, -1, -1, -1, -1, -1}, .inplace_slot = -1, .pinned = 1},
+ *         {.bytes = 1024, .in = {0, -1, -1, -1, -1, -1},  .inplace_slot = -1},
+ *         {.bytes = 1024, .in = {1, -1, -1, -1, -1, -1},  .inplace_slot = 0, .pinned = 1},
  *     };
  *     size_t off[3]; clsde_plan_stats st;
  *     clsde_plan_build(nodes, 3, NULL, 256, off, &st);
@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CLSDE_PLAN_MAX_IN 3
+#define CLSDE_PLAN_MAX_IN 6
 
 typedef struct clsde_plan_node {
     size_t bytes;                   /* output size (rounded up to the alignment inside) */

@@ -29,8 +29,24 @@ typedef struct clsde_score_fn {
      * uses it when asked to (clsde_ode_opts.score_f64), for float64 parity tests. */
     clsde_status (*eval_f64)(void *self, cl_mem x, const double *t, int continuous,
                              cl_mem score);
+    /* Optional (the likelihood): the continuous-wrapper score and, per image, q[b] =
+     * v_b^T (ds/dx)(x_b) v_b for the probe v [B, D] (algorithms.md §6.2: a Jacobian-vector
+     * product and a dot product), q host [B]; v = NULL asks for the exact trace of ds/dx
+     * (analytic scores only; a network fails with CLSDE_ERR_UNSUPPORTED). */
+    clsde_status (*eval_div)(void *self, cl_mem x, const float *t, cl_mem v, cl_mem score,
+                             double *q);
+    /* The same with x, v and score in double (float64 parity tests). */
+    clsde_status (*eval_div_f64)(void *self, cl_mem x, const double *t, cl_mem v,
+                                 cl_mem score, double *q);
     const char *name;   /* for messages: "network", "analytic score" */
 } clsde_score_fn;
+
+/* The likelihood's divergence estimate (algorithms.md §6.2). */
+typedef enum clsde_probe {
+    CLSDE_PROBE_RADEMACHER = 0, /* Hutchinson with +-1 entries (the reference's default) */
+    CLSDE_PROBE_GAUSSIAN = 1,   /* Hutchinson with N(0, 1) entries */
+    CLSDE_PROBE_EXACT = 2       /* the exact trace (analytic score functions only) */
+} clsde_probe;
 
 /* Test hooks; all members optional (NULL = normal operation). */
 typedef struct clsde_sampler_hooks {
@@ -129,7 +145,26 @@ clsde_status clsde_ode_sample(clsde_context *ctx, const clsde_sde *sde, const cl
                               const double *y0, float *x_out, double *y_out,
                               clsde_sample_stats *stats);
 
+/* The likelihood ODE of algorithms.md §6.1 over n images x0 [n, D] (double host, model
+ * space, already dequantised): [x; delta] from t = eps to 1 with RK45 as the ODE sampler
+ * (same options: rtol, atol, reference_batching, state_fp32, score_f64; denoise is
+ * ignored), d delta/dt = A |v|^2 + B v^T (ds/dx) v with the drift F = A x + B s and the
+ * probe v of each image drawn once (Philox stream CLSDE_RNG_PROBE, keyed by seed and
+ * image index, so image k's result does not depend on the batch). Needs fn->eval_div.
+ * z_out [n, D] (may be NULL): x(1); delta_out [n]: delta(1), so that
+ * log p(x0) = log p_T(z) + delta. stats: nfev as for the ODE sampler. */
+clsde_status clsde_ode_likelihood(clsde_context *ctx, const clsde_sde *sde,
+                                  const clsde_score_fn *fn, const clsde_ode_opts *o,
+                                  double eps, clsde_probe probe, const clsde_progress *pr,
+                                  int64_t first_image, int32_t n, const double *x0,
+                                  double *z_out, double *delta_out, clsde_sample_stats *stats);
+
 /* ---- a network as the score function (sampler_api.c) ---- */
+
+/* The SDE of a model's config with n time steps (sampling eps from the config). */
+struct clsde_model_config;
+clsde_status clsde_sampler_sde_for(clsde_context *ctx, const struct clsde_model_config *c,
+                                   int32_t n, clsde_sde *sde);
 
 typedef struct clsde_net_score clsde_net_score;
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/reduce.h"
 #include "net.h"
 #include "sampler.h"
 
@@ -125,15 +126,16 @@ struct clsde_net_score {
     clsde_score_fn fn;
     float *host;                         /* [3B]: label, used_sigma, score_div */
     cl_mem label, used_sigma, score_div; /* [B] each */
+    cl_mem tscore, q;                    /* jvp nets: [B, D] (ds/dx) v, [B] v . tscore */
 };
 
-static clsde_status net_eval(void *self, cl_mem x, const float *t, int continuous, cl_mem score)
+/* Labels of times t on the device, and the binding of one evaluation. */
+static clsde_status net_prepare(clsde_net_score *ns, cl_mem x, const float *t, int continuous,
+                                cl_mem score, clsde_net_bind *bind)
 {
-    clsde_net_score *ns = self;
     const int32_t B = ns->fn.batch;
     const size_t vb = (size_t)B * sizeof(float);
     clsde_net_labels lab;
-    clsde_net_bind bind;
     lab.label = ns->host, lab.used_sigma = ns->host + B, lab.score_div = ns->host + 2 * B;
     CLSDE_TRY(clsde_net_compute_labels(ns->net, t,
                                        continuous ? CLSDE_TIME_CONTINUOUS : CLSDE_TIME_DEFAULT, 1,
@@ -144,13 +146,41 @@ static clsde_status net_eval(void *self, cl_mem x, const float *t, int continuou
     if (ns->net->score_div >= 0)
         CLSDE_TRY(clsde_buffer_write(ns->ctx, ns->score_div, 0, vb, lab.score_div));
     /* the sampler's state and score buffers are bound into the graph: no copies */
-    memset(&bind, 0, sizeof bind);
-    bind.x = x;
-    bind.label = ns->label;
-    bind.used_sigma = ns->net->io.sigma >= 0 ? ns->used_sigma : NULL;
-    bind.score_div = ns->net->score_div >= 0 ? ns->score_div : NULL;
-    bind.score = score;
-    return clsde_net_enqueue(ns->net, &bind);
+    memset(bind, 0, sizeof *bind);
+    bind->x = x;
+    bind->label = ns->label;
+    bind->used_sigma = ns->net->io.sigma >= 0 ? ns->used_sigma : NULL;
+    bind->score_div = ns->net->score_div >= 0 ? ns->score_div : NULL;
+    bind->score = score;
+    return CLSDE_OK;
+}
+
+static clsde_status net_eval(void *self, cl_mem x, const float *t, int continuous, cl_mem score)
+{
+    clsde_net_bind bind;
+    CLSDE_TRY(net_prepare(self, x, t, continuous, score, &bind));
+    return clsde_net_enqueue(((clsde_net_score *)self)->net, &bind);
+}
+
+/* One replay gives the score and its tangent (ds/dx) v; q[b] = v_b . tscore_b. */
+static clsde_status net_eval_div(void *self, cl_mem x, const float *t, cl_mem v, cl_mem score,
+                                 double *q)
+{
+    clsde_net_score *ns = self;
+    const int32_t B = ns->fn.batch;
+    float *qf = ns->host; /* free again once the labels are on the device */
+    clsde_net_bind bind;
+    CLSDE_FAIL_IF(!v, ns->ctx, CLSDE_ERR_UNSUPPORTED,
+                  "network: no exact divergence (a Hutchinson probe is needed)");
+    CLSDE_TRY(net_prepare(ns, x, t, 1, score, &bind));
+    bind.v = v;
+    bind.tscore = ns->tscore;
+    CLSDE_TRY(clsde_net_enqueue(ns->net, &bind));
+    CLSDE_TRY(clsde_dot_per_image_enqueue(ns->ctx, NULL, (size_t)B, (size_t)ns->fn.per_image, v,
+                                          ns->tscore, ns->q));
+    CLSDE_TRY(clsde_buffer_read(ns->ctx, ns->q, 0, (size_t)B * sizeof(float), qf));
+    for (int32_t b = 0; b < B; b++) q[b] = qf[b];
+    return CLSDE_OK;
 }
 
 void clsde_net_score_destroy(clsde_net_score *ns)
@@ -159,6 +189,8 @@ void clsde_net_score_destroy(clsde_net_score *ns)
     clsde_buffer_release(ns->label);
     clsde_buffer_release(ns->used_sigma);
     clsde_buffer_release(ns->score_div);
+    clsde_buffer_release(ns->tscore);
+    clsde_buffer_release(ns->q);
     free(ns->host);
     free(ns);
 }
@@ -182,6 +214,11 @@ clsde_status clsde_net_score_create(clsde_context *ctx, clsde_net *net, clsde_ne
     ns->fn.per_image = net->cfg->num_channels * net->cfg->image_size * net->cfg->image_size;
     ns->fn.eval = net_eval;
     ns->fn.eval_f64 = NULL;
+    if (net->jvp) {
+        CLSDE_TRY_GOTO(clsde_buffer_create(ctx, vb * ns->fn.per_image, &ns->tscore));
+        CLSDE_TRY_GOTO(clsde_buffer_create(ctx, vb, &ns->q));
+        ns->fn.eval_div = net_eval_div;
+    }
     ns->fn.name = "network";
     *out = ns;
     return CLSDE_OK;
@@ -252,8 +289,8 @@ static void to_enum(const clsde_sample_params *r, clsde_predictor *p, clsde_corr
     *c = (clsde_corrector)lookup(r->corrector, corrector_names, 3);
 }
 
-static clsde_status sde_for(clsde_context *ctx, const clsde_model_config *c, int32_t n,
-                            clsde_sde *sde)
+clsde_status clsde_sampler_sde_for(clsde_context *ctx, const clsde_model_config *c, int32_t n,
+                                   clsde_sde *sde)
 {
     clsde_sde_config sc;
     clsde_sde_config_default(&sc, c->sde);
@@ -304,7 +341,7 @@ clsde_status clsde_sample_run(clsde_context *ctx, clsde_model *model,
     B = r.batch < count ? r.batch : count;
     D = model->cfg.num_channels * model->cfg.image_size * model->cfg.image_size;
     CLSDE_TRY(check_memory(ctx, model, ode, B));
-    CLSDE_TRY(sde_for(ctx, &model->cfg, ode ? model->cfg.num_scales : r.steps, &sde));
+    CLSDE_TRY(clsde_sampler_sde_for(ctx, &model->cfg, ode ? model->cfg.num_scales : r.steps, &sde));
     CLSDE_TRY_GOTO(clsde_net_create(ctx, model, B, &net));
     CLSDE_TRY_GOTO(clsde_net_score_create(ctx, net, &ns));
 

@@ -34,6 +34,7 @@
 
 #include "kernels/reduce.h"
 #include "kernels/rk45.h"
+#include "kernels/rng.h"
 #include "kernels/sde_step.h"
 #include "ref/rng_ref.h"
 #include "sampler.h"
@@ -98,6 +99,19 @@ typedef struct ode_run {
     int32_t *mask_h;              /* [n] */
     double *yd_h;                 /* [n, D] one system's state (start, finish) */
     float *yf_h;                  /* [2 n, D] its float parts (hi, lo) */
+    /* the likelihood ODE (clsde_ode_likelihood): the state is [x; delta] per image with
+     * d delta / dt = div F estimated as A |v|^2 + B v^T (ds/dx) v (algorithms.md §6); delta
+     * is a few numbers per slot, kept and stepped on the host in double */
+    int lik;
+    double t0, dir;               /* start time, direction: 1 -> eps (-1) or eps_l -> 1 (+1) */
+    const char *what;             /* "ODE sampler" or "likelihood ODE", for messages */
+    clsde_probe probe;
+    cl_mem v;                     /* [B, D] probe (double on the float64 score path) */
+    double *vv;                   /* [n] |v_b|^2 */
+    double *dl, *dlnew, *dK;      /* [n] delta, [n] its y_new, [7, n] its stages */
+    double *q;                    /* [B] v^T (ds/dx) v (or the trace) of the last evaluation */
+    double *dtmp;                 /* [n] scratch: f1 - f0, the error estimate */
+    double *delta_out;            /* [count] */
     int32_t nfe_max, nfe_min, steps_max;
     int64_t accepted, rejected;
     double nfev_sum;
@@ -141,13 +155,23 @@ static clsde_status err_sumsq(ode_run *r, cl_mem v, cl_mem y, cl_mem y2)
                                              r->sums);
 }
 
-/* scipy's norm over one system: sqrt(mean of squares) from the per-image sums. */
-static double sys_rms(const ode_run *r, const ode_sys *s)
+/* scipy's norm over one system: sqrt(mean of squares) from the per-image sums; for the
+ * likelihood the system's delta entries add (v_b / (atol + rtol max(|y_b|, |y2_b|)))^2 for
+ * the host values v, y, y2 [n] (NULL: only the device sums). */
+static double sys_rms(const ode_run *r, const ode_sys *s, const double *v, const double *y,
+                          const double *y2)
 {
     double a = 0;
-    for (int32_t b = s->b0; b < s->b0 + s->nb; b++) a += r->sums_h[b];
-    return sqrt(a / ((double)s->nb * r->D));
+    for (int32_t b = s->b0; b < s->b0 + s->nb; b++) {
+        a += r->sums_h[b];
+        if (r->lik && v) {
+            const double q = v[b] / (r->o->atol + r->o->rtol * fmax(fabs(y[b]), fabs(y2[b])));
+            a += q * q;
+        }
+    }
+    return sqrt(a / ((double)s->nb * (r->D + r->lik)));
 }
+
 
 /* The next run of neighbouring systems with the same key >= 0 after *s1: systems *s0 ..
  * *s1 - 1, whose slots are contiguous. 0 when there is none. */
@@ -212,14 +236,15 @@ static clsde_status numeric_failure(ode_run *r, const ode_sys *s, const char *wh
     free(k), free(kf);
     if (stage >= 0)
         return clsde_error_set(r->ctx, CLSDE_ERR_NUMERIC,
-                               "ODE sampler: NaN/Inf %s at t = %.9g (step %d, h = %.3g), stage: "
+                               "%s: NaN/Inf %s at t = %.9g (step %d, h = %.3g), stage: "
                                "network (drift evaluation %d of 7), image %lld",
-                               what, s->t, (int)s->accepted + 1, s->h, (int)stage + 1,
+                               r->what, what, s->t, (int)s->accepted + 1, s->h, (int)stage + 1,
                                (long long)(r->first + s->k + (img - s->b0)));
     return clsde_error_set(r->ctx, CLSDE_ERR_NUMERIC,
-                           "ODE sampler: NaN/Inf %s at t = %.9g (step %d, h = %.3g), stage: "
-                           "RK45 state update, image %lld",
-                           what, s->t, (int)s->accepted + 1, s->h, (long long)(r->first + s->k));
+                           "%s: NaN/Inf %s at t = %.9g (step %d, h = %.3g), stage: "
+                           "RK45 state update%s, image %lld",
+                           r->what, what, s->t, (int)s->accepted + 1, s->h,
+                           r->lik ? " or divergence estimate" : "", (long long)(r->first + s->k));
 }
 
 /* ---- setup ---- */
@@ -242,8 +267,24 @@ static clsde_status alloc(ode_run *r)
     r->yf_h = calloc(2 * nd, sizeof *r->yf_h);
     CLSDE_FAIL_IF(!r->sys || !r->made || !r->key || !r->t_img || !r->h_img || !r->t_f ||
                       !r->sums_h || !r->ab_h || !r->stage_h || !r->mask_h || !r->yd_h || !r->yf_h,
-                  r->ctx, CLSDE_ERR_NOMEM, "ODE sampler: out of memory");
-    for (int32_t b = 0; b < r->B; b++) r->t_img[b] = 1.0; /* idle slots: any valid time */
+                  r->ctx, CLSDE_ERR_NOMEM, "%s: out of memory", r->what);
+    for (int32_t b = 0; b < r->B; b++) r->t_img[b] = r->t0; /* idle slots: any valid time */
+    if (r->lik) {
+        const size_t vbytes = bd * (r->o->score_f64 ? sizeof(double) : sizeof(float));
+        r->vv = calloc((size_t)r->n, sizeof *r->vv);
+        r->dl = calloc((size_t)r->n, sizeof *r->dl);
+        r->dlnew = calloc((size_t)r->n, sizeof *r->dlnew);
+        r->dK = calloc(7 * (size_t)r->n, sizeof *r->dK);
+        r->q = calloc((size_t)r->B, sizeof *r->q);
+        r->dtmp = calloc((size_t)r->n, sizeof *r->dtmp);
+        CLSDE_FAIL_IF(!r->vv || !r->dl || !r->dlnew || !r->dK || !r->q || !r->dtmp, r->ctx,
+                      CLSDE_ERR_NOMEM,
+                      "%s: out of memory", r->what);
+        if (r->probe != CLSDE_PROBE_EXACT) {
+            CLSDE_TRY(clsde_buffer_create(r->ctx, vbytes, &r->v));
+            CLSDE_TRY(clsde_sampler_zero(r->ctx, r->v, vbytes));
+        }
+    }
     for (int i = 0; i < 4; i++) {
         CLSDE_TRY(clsde_buffer_create(r->ctx, nd * r->rs, state[i]));
         CLSDE_TRY(clsde_sampler_zero(r->ctx, *state[i], nd * r->rs));
@@ -274,11 +315,49 @@ static clsde_status alloc(ode_run *r)
 static void release(ode_run *r)
 {
     cl_mem all[] = {r->y, r->ynew, r->ys, r->err, r->K, r->ylo, r->ynew_lo, r->xs, r->s,
-                    r->sd, r->hb, r->ab, r->mask, r->sums};
+                    r->sd, r->hb, r->ab, r->mask, r->sums, r->v};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) clsde_buffer_release(all[i]);
     free(r->sys), free(r->made), free(r->key), free(r->t_img), free(r->h_img), free(r->t_f);
     free(r->sums_h), free(r->ab_h), free(r->stage_h), free(r->mask_h), free(r->yd_h);
     free(r->yf_h);
+    free(r->vv), free(r->dl), free(r->dlnew), free(r->dK), free(r->q), free(r->dtmp);
+}
+
+/* The likelihood's probe for the images now in the slots of sy (drawn once per image,
+ * keyed by its index, so the same whatever the slot; algorithms.md §6.2), its |v|^2, and
+ * delta = 0. The score s is free between evaluations: the draw lands in its first rows. */
+static clsde_status start_probe(ode_run *r, ode_sys *sy)
+{
+    const size_t nd = (size_t)sy->nb * r->D, off = (size_t)sy->b0 * r->D;
+    float *f = r->yf_h;
+    double *d = r->yd_h;
+    for (int32_t b = sy->b0; b < sy->b0 + sy->nb; b++) {
+        r->dl[b] = 0;
+        for (int j = 0; j < 7; j++) r->dK[(size_t)j * r->n + b] = 0;
+        r->vv[b] = r->D; /* the exact trace: tr(A I) = A D */
+    }
+    if (r->probe == CLSDE_PROBE_EXACT) return CLSDE_OK;
+    {
+        clsde_rng_params p;
+        memset(&p, 0, sizeof p);
+        p.seed = r->o->seed;
+        p.first_image = (uint32_t)(r->first + sy->k);
+        p.n_images = (uint32_t)sy->nb;
+        p.per_image = (uint32_t)r->D;
+        p.stream = clsde_rng_stream(CLSDE_RNG_PROBE, 0);
+        p.dist = r->probe == CLSDE_PROBE_GAUSSIAN ? CLSDE_RNG_NORMAL : CLSDE_RNG_RADEMACHER;
+        CLSDE_TRY(clsde_rng_enqueue(r->ctx, &p, r->s));
+    }
+    CLSDE_TRY(clsde_buffer_read(r->ctx, r->s, 0, nd * sizeof(float), f));
+    for (int32_t b = 0; b < sy->nb; b++) {
+        double a = 0;
+        for (int32_t i = 0; i < r->D; i++) a += (double)f[(size_t)b * r->D + i] * f[(size_t)b * r->D + i];
+        r->vv[sy->b0 + b] = a;
+    }
+    if (!r->o->score_f64)
+        return clsde_buffer_write(r->ctx, r->v, off * sizeof(float), nd * sizeof(float), f);
+    for (size_t i = 0; i < nd; i++) d[i] = f[i];
+    return clsde_buffer_write(r->ctx, r->v, off * sizeof(double), nd * sizeof(double), d);
 }
 
 /* Put the call's next images into the slots of sy: y (and its low part) from the given
@@ -304,7 +383,7 @@ static clsde_status start(ode_run *r, ode_sys *sy)
     }
     for (size_t i = 0; i < nd; i++)
         CLSDE_FAIL_IF(!isfinite(yd[i]), r->ctx, CLSDE_ERR_NUMERIC,
-                      "ODE sampler: initial state of image %lld is not finite",
+                      "%s: initial state of image %lld is not finite", r->what,
                       (long long)(r->first + sy->k + (int64_t)(i / (size_t)r->D)));
     if (r->fp64) {
         CLSDE_TRY(clsde_buffer_write(r->ctx, r->y, off * sizeof(double), nd * sizeof(double),
@@ -318,8 +397,9 @@ static clsde_status start(ode_run *r, ode_sys *sy)
         CLSDE_TRY(clsde_buffer_write(r->ctx, r->ylo, off * sizeof(float), nd * sizeof(float),
                                      f + nd));
     }
+    if (r->lik) CLSDE_TRY(start_probe(r, sy));
     sy->eval = EV_F0;
-    sy->t = 1.0;
+    sy->t = r->t0;
     sy->in_step = sy->rejected_in_step = 0;
     sy->nfev = sy->accepted = sy->rejected = 0;
     return CLSDE_OK;
@@ -341,8 +421,11 @@ static clsde_status finish(ode_run *r, const ode_sys *sy)
                                     f + nd));
         for (size_t i = 0; i < nd; i++) yd[i] = (double)f[i] + (double)f[nd + i];
     }
-    for (size_t i = 0; i < nd; i++) r->x_out[o + i] = (float)yd[i];
+    if (r->x_out)
+        for (size_t i = 0; i < nd; i++) r->x_out[o + i] = (float)yd[i];
     if (r->y_out) memcpy(r->y_out + o, yd, nd * sizeof *yd);
+    if (r->lik)
+        for (int32_t b = 0; b < sy->nb; b++) r->delta_out[sy->k + b] = r->dl[sy->b0 + b];
     if (sy->nfev > r->nfe_max) r->nfe_max = sy->nfev;
     if (r->finished == 0 || sy->nfev < r->nfe_min) r->nfe_min = sy->nfev;
     if (sy->accepted > r->steps_max) r->steps_max = sy->accepted;
@@ -359,18 +442,18 @@ static clsde_status finish(ode_run *r, const ode_sys *sy)
 static clsde_status plan_attempt(ode_run *r, ode_sys *sy)
 {
     if (!sy->in_step) {
-        sy->min_step = 10 * fabs(nextafter(sy->t, -INFINITY) - sy->t);
+        sy->min_step = 10 * fabs(nextafter(sy->t, r->dir * INFINITY) - sy->t);
         if (sy->h_abs < sy->min_step) sy->h_abs = sy->min_step;
         sy->in_step = 1;
         sy->rejected_in_step = 0;
     }
     CLSDE_FAIL_IF(sy->h_abs < sy->min_step, r->ctx, CLSDE_ERR_NUMERIC,
-                  "ODE sampler: RK45 step size too small (%.3g < %.3g) at t = %.9g, image "
-                  "%lld (the error estimate does not decrease; rtol %g, atol %g)",
+                  "%s: RK45 step size too small (%.3g < %.3g) at t = %.9g, image "
+                  "%lld (the error estimate does not decrease; rtol %g, atol %g)", r->what,
                   sy->h_abs, sy->min_step, sy->t, (long long)(r->first + sy->k), r->o->rtol,
                   r->o->atol);
-    sy->t_new = sy->t - sy->h_abs;
-    if (sy->t_new - r->t_bound < 0) sy->t_new = r->t_bound; /* direction*(t_new - t_bound) > 0 */
+    sy->t_new = sy->t + r->dir * sy->h_abs;
+    if (r->dir * (sy->t_new - r->t_bound) > 0) sy->t_new = r->t_bound;
     sy->h = sy->t_new - sy->t;
     sy->h_abs = fabs(sy->h);
     sy->eval = EV_K2;
@@ -395,17 +478,23 @@ static clsde_status evaluate(ode_run *r)
     CLSDE_TRY(write_real(r, r->ab, ab, 2 * r->n));
     if (r->o->score_f64) {
         for (int32_t b = r->n; b < r->B; b++) r->t_img[b] = r->t_img[0];
-        st = r->fn->eval_f64(r->fn->self, r->ys, r->t_img, 1, r->sd);
+        st = r->lik ? r->fn->eval_div_f64(r->fn->self, r->ys, r->t_img, r->v, r->sd, r->q)
+                    : r->fn->eval_f64(r->fn->self, r->ys, r->t_img, 1, r->sd);
     } else {
-        st = r->fn->eval(r->fn->self, r->xs, r->t_f, 1, r->s);
+        st = r->lik ? r->fn->eval_div(r->fn->self, r->xs, r->t_f, r->v, r->s, r->q)
+                    : r->fn->eval(r->fn->self, r->xs, r->t_f, 1, r->s);
     }
     r->forward_calls++;
     if (st != CLSDE_OK)
-        return clsde_error_prefix(r->ctx, st, "ODE sampler, batched evaluation %lld",
+        return clsde_error_prefix(r->ctx, st, "%s, batched evaluation %lld", r->what,
                                   (long long)r->forward_calls);
     for (int32_t s = 0; s < r->n_sys; s++) {
         const int32_t e = r->made[s];
         r->key[s] = e == EV_NONE ? -1 : e <= EV_F1 ? e : e - 1; /* the stage of K */
+        if (!r->lik || e == EV_NONE) continue;
+        /* d delta/dt = div F ~ A |v|^2 + B v^T (ds/dx) v (exact: A D + B tr(ds/dx)) */
+        for (int32_t b = r->sys[s].b0; b < r->sys[s].b0 + r->sys[s].nb; b++)
+            r->dK[(size_t)r->key[s] * r->n + b] = ab[2 * b] * r->vv[b] + ab[2 * b + 1] * r->q[b];
     }
     while (next_run(r, &s0, &s1)) {
         const clsde_rk_params p = slice(r, s0, s1);
@@ -439,9 +528,9 @@ static clsde_status forward(ode_run *r)
         r->key[s] = e == EV_NONE ? -1 : row_of(e);
         if (e == EV_NONE) continue;
         if (e == EV_F0) { /* the stage input is y itself: row PROBE with h = 0 copies it */
-            h = 0, t = 1.0;
+            h = 0, t = r->t0;
         } else if (e == EV_F1) {
-            h = -sy->h_abs, t = 1.0 + sy->h_abs * -1.0; /* direction * h0 */
+            h = r->dir * sy->h_abs, t = r->t0 + sy->h_abs * r->dir; /* direction * h0 */
         } else {
             h = sy->h;
             t = e == EV_K7 ? sy->t + h : sy->t + clsde_rk_c[e - 1] * h;
@@ -470,16 +559,16 @@ static clsde_status forward(ode_run *r)
  * analytic §9.4 test). */
 static clsde_status probe_f0(ode_run *r)
 {
-    const double interval = fabs(r->t_bound - 1.0);
+    const double interval = fabs(r->t_bound - r->t0);
     CLSDE_TRY(err_sumsq(r, r->y, r->y, r->y));
     CLSDE_TRY(read_sums(r));
     for (int32_t s = 0; s < r->n_sys; s++)
-        if (r->made[s] == EV_F0) r->sys[s].d0 = sys_rms(r, &r->sys[s]);
+        if (r->made[s] == EV_F0) r->sys[s].d0 = sys_rms(r, &r->sys[s], r->dl, r->dl, r->dl);
     CLSDE_TRY(err_sumsq(r, r->K, r->y, r->y)); /* K_1 is the first stage of K */
     CLSDE_TRY(read_sums(r));
     for (int32_t s = 0; s < r->n_sys; s++) {
         ode_sys *sy = &r->sys[s];
-        const double d1 = sys_rms(r, sy);
+        const double d1 = sys_rms(r, sy, r->dK, r->dl, r->dl);
         if (r->made[s] != EV_F0) continue;
         if (!isfinite(d1)) return numeric_failure(r, sy, "in the first drift evaluation");
         sy->h_abs = (sy->d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * sy->d0 / d1; /* h0 */
@@ -493,9 +582,11 @@ static clsde_status probe_f0(ode_run *r)
 /* Second half, after f1 = K_2: d2 = RMS((f1 - f0) / sc) / h0, the first step, and its plan. */
 static clsde_status probe_f1(ode_run *r)
 {
-    const double interval = fabs(r->t_bound - 1.0);
+    const double interval = fabs(r->t_bound - r->t0);
     int32_t s0 = 0, s1 = 0;
     key_made(r, EV_F1);
+    if (r->lik)
+        for (int32_t b = 0; b < r->n; b++) r->dtmp[b] = r->dK[r->n + b] - r->dK[b];
     while (next_run(r, &s0, &s1)) {
         const clsde_rk_params p = slice(r, s0, s1);
         CLSDE_TRY(clsde_rk_combine_enqueue(r->ctx, &p, CLSDE_RK_DIFF, CLSDE_RK_NO_H, NULL, NULL,
@@ -505,7 +596,8 @@ static clsde_status probe_f1(ode_run *r)
     CLSDE_TRY(read_sums(r));
     for (int32_t s = 0; s < r->n_sys; s++) {
         ode_sys *sy = &r->sys[s];
-        const double h0 = sy->h_abs, d1 = sy->d1, d2 = sys_rms(r, sy) / h0;
+        const double h0 = sy->h_abs, d1 = sy->d1;
+        const double d2 = sys_rms(r, sy, r->dtmp, r->dl, r->dl) / h0;
         double h1;
         if (r->made[s] != EV_F1) continue;
         if (!isfinite(d2)) return numeric_failure(r, sy, "in the initial-step probe");
@@ -513,7 +605,7 @@ static clsde_status probe_f1(ode_run *r)
         else h1 = pow(0.01 / fmax(d1, d2), 1.0 / 5.0);
         sy->h_abs = fmin(100 * h0, h1);
         if (!r->o->unclipped_probe) sy->h_abs = fmin(sy->h_abs, interval);
-        sy->t = 1.0;
+        sy->t = r->t0;
         sy->nfev = 2;
         CLSDE_TRY(plan_attempt(r, sy));
     }
@@ -534,12 +626,22 @@ static clsde_status attempt_end(ode_run *r)
     CLSDE_TRY(err_sumsq(r, r->err, r->y, r->ynew));
     CLSDE_TRY(read_sums(r));
     memset(r->mask_h, 0, (size_t)r->n * sizeof *r->mask_h);
+    for (int32_t s = 0; r->lik && s < r->n_sys; s++) {
+        if (r->made[s] != EV_K7) continue;
+        for (int32_t b = r->sys[s].b0; b < r->sys[s].b0 + r->sys[s].nb; b++) {
+            double acc_y = 0, acc_e = 0;
+            for (int j = 0; j < 6; j++) acc_y += r->dK[(size_t)j * r->n + b] * clsde_rk_tab[CLSDE_RK_YNEW][j];
+            for (int j = 0; j < 7; j++) acc_e += r->dK[(size_t)j * r->n + b] * clsde_rk_tab[CLSDE_RK_ERR][j];
+            r->dlnew[b] = r->dl[b] + acc_y * r->h_img[b];
+            r->dtmp[b] = acc_e * r->h_img[b];
+        }
+    }
     for (int32_t s = 0; s < r->n_sys; s++) {
         ode_sys *sy = &r->sys[s];
         double e;
         if (r->made[s] != EV_K7) continue;
         sy->nfev += 6;
-        e = sys_rms(r, sy);
+        e = sys_rms(r, sy, r->dtmp, r->dl, r->dlnew);
         if (!isfinite(e)) return numeric_failure(r, sy, "in the RK45 error estimate");
         if (e < 1) {
             double factor = e == 0 ? MAX_FACTOR : fmin(MAX_FACTOR, SAFETY * pow(e, ERROR_EXPONENT));
@@ -548,9 +650,14 @@ static clsde_status attempt_end(ode_run *r)
             sy->t = sy->t_new;
             sy->accepted++;
             sy->in_step = 0;
-            for (int32_t b = sy->b0; b < sy->b0 + sy->nb; b++) r->mask_h[b] = 1;
+            for (int32_t b = sy->b0; b < sy->b0 + sy->nb; b++) {
+                r->mask_h[b] = 1;
+                if (!r->lik) continue;
+                r->dl[b] = r->dlnew[b];
+                r->dK[b] = r->dK[(size_t)6 * r->n + b]; /* FSAL */
+            }
             any_accept = 1;
-            if (sy->t - r->t_bound <= 0) { /* direction * (t - t_bound) >= 0 */
+            if (r->dir * (sy->t - r->t_bound) >= 0) {
                 sy->eval = EV_NONE;
                 continue;
             }
@@ -596,7 +703,7 @@ static int32_t progress_of(const ode_run *r)
     double done = r->finished;
     for (int32_t s = 0; s < r->n_sys; s++)
         if (r->sys[s].eval != EV_NONE)
-            done += r->sys[s].nb * (1 - r->sys[s].t) / (1 - r->t_bound);
+            done += r->sys[s].nb * (r->sys[s].t - r->t0) / (r->t_bound - r->t0);
     return (int32_t)(units * done / r->count);
 }
 
@@ -644,65 +751,100 @@ fail:
     return st;
 }
 
+/* Solve every system of r (set up by the caller), as one loop of batched evaluations. */
+static clsde_status run(ode_run *r, const clsde_progress *pr, clsde_sample_stats *stats)
+{
+    clsde_status st = CLSDE_OK;
+    const clsde_ode_opts *o = r->o;
+    int32_t reported = 0;
+    CLSDE_FAIL_IF(r->count < 1 || (o->reference_batching && r->count > r->B), r->ctx,
+                  CLSDE_ERR_ARG, "%s: %d images for a score function of batch %d%s", r->what,
+                  (int)r->count, (int)r->B,
+                  o->reference_batching ? " (reference_batching: one batch)" : "");
+    CLSDE_FAIL_IF(!(o->rtol > 0) || !(o->atol > 0), r->ctx, CLSDE_ERR_ARG,
+                  "%s: rtol %g and atol %g must be > 0", r->what, o->rtol, o->atol);
+    r->fp64 = r->ctx->info.fp64 && !o->state_fp32;
+    CLSDE_FAIL_IF(o->score_f64 && (!r->fp64 || (r->lik ? !r->fn->eval_div_f64 : !r->fn->eval_f64)),
+                  r->ctx, CLSDE_ERR_UNSUPPORTED,
+                  "%s: a float64 score needs a float64 state and a score function "
+                  "with eval%s_f64", r->what, r->lik ? "_div" : "");
+    CLSDE_FAIL_IF(r->lik && (o->score_f64 ? !r->fn->eval_div_f64 : !r->fn->eval_div), r->ctx,
+                  CLSDE_ERR_UNSUPPORTED, "%s: the %s gives no divergence (a network needs "
+                  "clsde_net_create_jvp)", r->what, r->fn->name);
+    r->rs = r->fp64 ? sizeof(double) : sizeof(float);
+    r->n = r->count < r->B ? r->count : r->B;
+    r->rk.n = r->n, r->rk.per_image = r->D, r->rk.fp64 = r->fp64;
+    CLSDE_TRY_GOTO(alloc(r));
+    if (o->reference_batching) {
+        r->n_sys = 1;
+        r->sys[0].b0 = 0, r->sys[0].nb = r->count;
+    } else {
+        r->n_sys = r->n;
+        for (int32_t b = 0; b < r->n; b++) r->sys[b].b0 = b, r->sys[b].nb = 1;
+    }
+    for (int32_t s = 0; s < r->n_sys; s++) CLSDE_TRY_GOTO(start(r, &r->sys[s]));
+    while (r->finished < r->count) {
+        int attempts_ended, p;
+        CLSDE_TRY_GOTO(forward(r));
+        CLSDE_TRY_GOTO(after(r, &attempts_ended));
+        if (!attempts_ended) continue;
+        /* reported after every batched evaluation that ends a step attempt (each 6th while
+         * the slots are in phase), with a progress that never goes back */
+        p = progress_of(r);
+        reported = p > reported ? p : reported;
+        CLSDE_TRY_GOTO(clsde_progress_report(r->ctx, pr, reported));
+    }
+    if (o->denoise && !r->lik) CLSDE_TRY_GOTO(denoise(r));
+    if (stats) {
+        memset(stats, 0, sizeof *stats);
+        stats->nfe = r->nfe_max;
+        stats->nfe_min = r->nfe_min;
+        stats->nfe_mean = r->nfev_sum / r->count;
+        stats->nfe_reference = r->nfe_max;
+        stats->steps = r->steps_max;
+        stats->steps_accepted = r->accepted;
+        stats->steps_rejected = r->rejected;
+        stats->forward_calls = r->forward_calls;
+    }
+fail:
+    release(r);
+    return st;
+}
+
 clsde_status clsde_ode_sample(clsde_context *ctx, const clsde_sde *sde, const clsde_score_fn *fn,
                               const clsde_ode_opts *o, const clsde_sampler_hooks *hk,
                               const clsde_progress *pr, int64_t first_image, int32_t n,
                               const double *y0, float *x_out, double *y_out,
                               clsde_sample_stats *stats)
 {
-    clsde_status st = CLSDE_OK;
     ode_run r;
-    int32_t reported = 0;
     memset(&r, 0, sizeof r);
     r.ctx = ctx, r.sde = sde, r.fn = fn, r.o = o, r.hk = hk;
     r.B = fn->batch, r.D = fn->per_image, r.count = n, r.first = first_image;
+    r.t0 = 1.0, r.dir = -1.0, r.what = "ODE sampler";
     r.t_bound = sde->cfg.eps; /* solve_ivp's (T, eps) with the Python float eps */
     r.y0 = y0, r.x_out = x_out, r.y_out = y_out;
-    CLSDE_FAIL_IF(n < 1 || (o->reference_batching && n > fn->batch), ctx, CLSDE_ERR_ARG,
-                  "ODE sampler: %d images for a score function of batch %d%s", (int)n,
-                  (int)fn->batch, o->reference_batching ? " (reference_batching: one batch)" : "");
-    CLSDE_FAIL_IF(!(o->rtol > 0) || !(o->atol > 0), ctx, CLSDE_ERR_ARG,
-                  "ODE sampler: rtol %g and atol %g must be > 0", o->rtol, o->atol);
-    r.fp64 = ctx->info.fp64 && !o->state_fp32;
-    CLSDE_FAIL_IF(o->score_f64 && (!r.fp64 || !fn->eval_f64), ctx, CLSDE_ERR_UNSUPPORTED,
-                  "ODE sampler: a float64 score needs a float64 state and a score function "
-                  "with eval_f64");
-    r.rs = r.fp64 ? sizeof(double) : sizeof(float);
-    r.n = n < r.B ? n : r.B;
-    r.rk.n = r.n, r.rk.per_image = r.D, r.rk.fp64 = r.fp64;
-    CLSDE_TRY_GOTO(alloc(&r));
-    if (o->reference_batching) {
-        r.n_sys = 1;
-        r.sys[0].b0 = 0, r.sys[0].nb = n;
-    } else {
-        r.n_sys = r.n;
-        for (int32_t b = 0; b < r.n; b++) r.sys[b].b0 = b, r.sys[b].nb = 1;
-    }
-    for (int32_t s = 0; s < r.n_sys; s++) CLSDE_TRY_GOTO(start(&r, &r.sys[s]));
-    while (r.finished < r.count) {
-        int attempts_ended, p;
-        CLSDE_TRY_GOTO(forward(&r));
-        CLSDE_TRY_GOTO(after(&r, &attempts_ended));
-        if (!attempts_ended) continue;
-        /* reported after every batched evaluation that ends a step attempt (each 6th while
-         * the slots are in phase), with a progress that never goes back */
-        p = progress_of(&r);
-        reported = p > reported ? p : reported;
-        CLSDE_TRY_GOTO(clsde_progress_report(ctx, pr, reported));
-    }
-    if (o->denoise) CLSDE_TRY_GOTO(denoise(&r));
-    if (stats) {
-        memset(stats, 0, sizeof *stats);
-        stats->nfe = r.nfe_max;
-        stats->nfe_min = r.nfe_min;
-        stats->nfe_mean = r.nfev_sum / n;
-        stats->nfe_reference = r.nfe_max;
-        stats->steps = r.steps_max;
-        stats->steps_accepted = r.accepted;
-        stats->steps_rejected = r.rejected;
-        stats->forward_calls = r.forward_calls;
-    }
-fail:
-    release(&r);
-    return st;
+    return run(&r, pr, stats);
+}
+
+clsde_status clsde_ode_likelihood(clsde_context *ctx, const clsde_sde *sde,
+                                  const clsde_score_fn *fn, const clsde_ode_opts *o,
+                                  double eps, clsde_probe probe, const clsde_progress *pr,
+                                  int64_t first_image, int32_t n, const double *x0,
+                                  double *z_out, double *delta_out, clsde_sample_stats *stats)
+{
+    ode_run r;
+    CLSDE_FAIL_IF(!x0 || !delta_out, ctx, CLSDE_ERR_ARG, "likelihood ODE: no data or no output");
+    CLSDE_FAIL_IF(!(eps > 0 && eps < 1), ctx, CLSDE_ERR_ARG,
+                  "likelihood ODE: start time %g must be in (0, 1)", eps);
+    CLSDE_FAIL_IF(probe != CLSDE_PROBE_RADEMACHER && probe != CLSDE_PROBE_GAUSSIAN &&
+                      probe != CLSDE_PROBE_EXACT,
+                  ctx, CLSDE_ERR_ARG, "likelihood ODE: probe %d", (int)probe);
+    memset(&r, 0, sizeof r);
+    r.ctx = ctx, r.sde = sde, r.fn = fn, r.o = o;
+    r.B = fn->batch, r.D = fn->per_image, r.count = n, r.first = first_image;
+    r.lik = 1, r.probe = probe, r.what = "likelihood ODE";
+    r.t0 = eps, r.dir = 1.0, r.t_bound = 1.0;
+    r.y0 = x0, r.y_out = z_out, r.delta_out = delta_out;
+    return run(&r, pr, stats);
 }

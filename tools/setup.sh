@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 core="gcc g++ meson ninja-build pkg-config ocl-icd-opencl-dev opencl-headers \
-pocl-opencl-icd clinfo libclblast-dev libpng-dev libcmocka-dev libcjson-dev oclgrind \
+pocl-opencl-icd clinfo libclblast-dev libpng-dev zlib1g-dev libcmocka-dev libcjson-dev oclgrind \
 libopenblas-dev python3 python3-numpy clang libclang-rt-dev"
 tools="python3-torch python3-scipy python3-matplotlib"
 

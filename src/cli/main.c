@@ -29,6 +29,9 @@ static void usage(FILE *f)
             "                                                  and t [N]; writes out (and score)\n"
             "  sample [--model M] [-n N] [--sampler pc|ode] [-o GRID.png] ...\n"
             "                                                  draw images (clsde sample --help)\n"
+            "  likelihood [--model M] (--data mnist | --input X.safetensors) [-n N] ...\n"
+            "                                                  NLL in bits/dim via the probability-\n"
+            "                                                  flow ODE (clsde likelihood --help)\n"
             "  tune [--shapes PRESET | --model FILE] [--batch B] [--budget S] [--force]\n"
             "                                                  measure conv2d parameters for this\n"
             "                                                  device and store them (clsde tune -h)\n"
@@ -75,6 +78,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "forward")) return clsde_cmd_forward(argc - 1, argv + 1);
     if (!strcmp(argv[1], "sample")) return clsde_cmd_sample(argc - 1, argv + 1);
     if (!strcmp(argv[1], "tune")) return clsde_cmd_tune(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "likelihood")) return clsde_cmd_likelihood(argc - 1, argv + 1);
     fprintf(stderr, "clsde: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

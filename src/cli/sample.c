@@ -12,11 +12,9 @@
  * The safetensors writer is the internal one (src/safetensors.h), as for `forward`.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +26,6 @@
 #include "png_out.h"
 #include "safetensors.h"
 
-#ifndef CLSDE_SOURCE_MODELS_DIR
-#define CLSDE_SOURCE_MODELS_DIR ""
-#endif
-#ifndef CLSDE_INSTALL_MODELS_DIR
-#define CLSDE_INSTALL_MODELS_DIR ""
-#endif
 
 typedef struct sample_args {
     const char *model, *out_png, *out_dir, *raw;
@@ -76,39 +68,6 @@ static void usage(FILE *f)
             "2 bad arguments, 130 interrupted.\n");
 }
 
-static int bad(const char *opt, const char *val, const char *what)
-{
-    fprintf(stderr, "clsde sample: %s '%s' %s\n", opt, val, what);
-    return 2;
-}
-
-static int parse_int(const char *opt, const char *v, long long lo, long long hi, long long *out)
-{
-    char *end;
-    long long x;
-    errno = 0;
-    x = strtoll(v, &end, 10);
-    if (!*v || *end || errno || x < lo || x > hi) {
-        char what[96];
-        snprintf(what, sizeof what, "must be an integer in %lld..%lld", lo, hi);
-        return bad(opt, v, what);
-    }
-    *out = x;
-    return 0;
-}
-
-static int parse_pos(const char *opt, const char *v, double *out)
-{
-    char *end;
-    double x;
-    errno = 0;
-    x = strtod(v, &end);
-    if (!*v || *end || errno || !isfinite(x) || !(x > 0))
-        return bad(opt, v, "must be a number > 0");
-    *out = x;
-    return 0;
-}
-
 static int parse(int argc, char **argv, sample_args *a, clsde_context_params *cp)
 {
     static const char *const with_value[] = {
@@ -135,10 +94,10 @@ static int parse(int argc, char **argv, sample_args *a, clsde_context_params *cp
         } else if (!strcmp(o, "--model")) {
             a->model = argv[++i];
         } else if (!strcmp(o, "-n")) {
-            if (parse_int(o, argv[++i], 1, INT32_MAX, &v)) return 2;
+            if (cli_parse_int("sample", o, argv[++i], 1, INT32_MAX, &v)) return 2;
             a->n = v;
         } else if (!strcmp(o, "--batch")) {
-            if (parse_int(o, argv[++i], 1, 65536, &v)) return 2;
+            if (cli_parse_int("sample", o, argv[++i], 1, 65536, &v)) return 2;
             a->p.batch = (int32_t)v, batch_set = 1;
         } else if (!strcmp(o, "--sampler")) {
             a->p.method = argv[++i];
@@ -147,26 +106,22 @@ static int parse(int argc, char **argv, sample_args *a, clsde_context_params *cp
         } else if (!strcmp(o, "--corrector")) {
             a->p.corrector = argv[++i];
         } else if (!strcmp(o, "--snr")) {
-            if (parse_pos(o, argv[++i], &a->p.snr)) return 2;
+            if (cli_parse_pos("sample", o, argv[++i], &a->p.snr)) return 2;
         } else if (!strcmp(o, "--n-steps-each")) {
-            if (parse_int(o, argv[++i], 0, 1000, &v)) return 2;
+            if (cli_parse_int("sample", o, argv[++i], 0, 1000, &v)) return 2;
             a->p.n_steps_each = (int32_t)v;
         } else if (!strcmp(o, "--steps")) {
-            if (parse_int(o, argv[++i], 2, 1 << 24, &v)) return 2;
+            if (cli_parse_int("sample", o, argv[++i], 2, 1 << 24, &v)) return 2;
             a->p.steps = (int32_t)v;
         } else if (!strcmp(o, "--seed")) {
-            char *end;
-            errno = 0;
-            a->p.seed = strtoull(argv[++i], &end, 0);
-            if (!*argv[i] || *end || errno || argv[i][0] == '-')
-                return bad(o, argv[i], "must be an integer in 0..2^64-1");
+            if (cli_parse_seed("sample", o, argv[++i], &a->p.seed)) return 2;
         } else if (!strcmp(o, "--first")) {
-            if (parse_int(o, argv[++i], 0, UINT32_MAX, &v)) return 2;
+            if (cli_parse_int("sample", o, argv[++i], 0, UINT32_MAX, &v)) return 2;
             a->first = v;
         } else if (!strcmp(o, "--rtol")) {
-            if (parse_pos(o, argv[++i], &a->p.rtol)) return 2;
+            if (cli_parse_pos("sample", o, argv[++i], &a->p.rtol)) return 2;
         } else if (!strcmp(o, "--atol")) {
-            if (parse_pos(o, argv[++i], &a->p.atol)) return 2;
+            if (cli_parse_pos("sample", o, argv[++i], &a->p.atol)) return 2;
         } else if (!strcmp(o, "--probability-flow")) {
             a->p.probability_flow = 1;
         } else if (!strcmp(o, "--no-denoise")) {
@@ -204,132 +159,12 @@ static int parse(int argc, char **argv, sample_args *a, clsde_context_params *cp
     return 0;
 }
 
-/* ---- the bundled model ---- */
+/* ---- outputs ---- */
 
 static int is_dir(const char *p)
 {
     struct stat sb;
     return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-/* The one score model in dir: 1 found (path written), 0 none, -1 several (listed). */
-static int find_in(const char *dir, char *path, size_t n)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int found = 0;
-    if (!d) return 0;
-    while ((e = readdir(d))) {
-        const size_t len = strlen(e->d_name);
-        if (len < 12 || strcmp(e->d_name + len - 12, ".safetensors") != 0) continue;
-        if (!strncmp(e->d_name, "classifier_", 11)) continue;
-        if (found) {
-            if (found == 1) fprintf(stderr, "clsde sample: several models in %s: %s", dir, path);
-            fprintf(stderr, ", %s/%s", dir, e->d_name);
-            found = -1;
-            continue;
-        }
-        snprintf(path, n, "%s/%s", dir, e->d_name);
-        found = 1;
-    }
-    closedir(d);
-    if (found < 0) fprintf(stderr, "; choose one with --model\n");
-    return found;
-}
-
-static int bundled_model(char *path, size_t n)
-{
-    char exe[PATH_MAX], dirs[6][PATH_MAX + 64], *slash;
-    const char *env = getenv("CLSDE_MODELS_DIR");
-    int nd = 0;
-    ssize_t len;
-    if (env && *env) /* an explicit directory is the only place looked at */
-        snprintf(dirs[nd++], sizeof dirs[0], "%s", env);
-    len = env && *env ? -1 : readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = 0;
-        slash = strrchr(exe, '/');
-        if (slash) *slash = 0;
-        snprintf(dirs[nd++], sizeof dirs[0], "%s/../share/clsde/models", exe); /* installed */
-        snprintf(dirs[nd++], sizeof dirs[0], "%s/../models", exe);
-        snprintf(dirs[nd++], sizeof dirs[0], "%s/../../models", exe); /* build/src/clsde */
-    }
-    if (!(env && *env) && *CLSDE_INSTALL_MODELS_DIR)
-        snprintf(dirs[nd++], sizeof dirs[0], "%s", CLSDE_INSTALL_MODELS_DIR);
-    if (!(env && *env) && *CLSDE_SOURCE_MODELS_DIR)
-        snprintf(dirs[nd++], sizeof dirs[0], "%s", CLSDE_SOURCE_MODELS_DIR);
-    for (int i = 0; i < nd; i++) {
-        int r;
-        if (!is_dir(dirs[i])) continue;
-        r = find_in(dirs[i], path, n);
-        if (r < 0) return -1;
-        if (r > 0) return 0;
-    }
-    fprintf(stderr, "clsde sample: no --model given and no bundled model found; looked for a "
-                    "score model (*.safetensors, not classifier_*) in:");
-    for (int i = 0; i < nd; i++) fprintf(stderr, " %s", dirs[i]);
-    fprintf(stderr, " (set CLSDE_MODELS_DIR or pass --model)\n");
-    return -1;
-}
-
-/* ---- progress ---- */
-
-typedef struct progress {
-    int tty, quiet;
-    int64_t n;
-    int32_t batch, per_chunk;
-    double last_print;
-} progress;
-
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-static int report(void *user, int32_t step, int32_t total, double elapsed)
-{
-    progress *p = user;
-    if (interrupted) return 1;
-    if (p->quiet) return 0;
-    {
-        const double frac = total ? (double)step / total : 1;
-        const int64_t chunks_done = step / p->per_chunk;
-        const int64_t done = chunks_done * p->batch < p->n ? chunks_done * p->batch : p->n;
-        const double rate = elapsed > 0 ? step / elapsed : 0;
-        const double eta = frac > 0 ? elapsed * (1 - frac) / frac : 0;
-        const int final = step >= total;
-        if (p->tty) {
-            char bar[31];
-            const int fill = (int)(frac * 30);
-            for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
-            bar[30] = 0;
-            fprintf(stderr, "\r[%s] step %d/%d  images %lld/%lld  %.2f it/s  ETA %d:%02d  ", bar,
-                    (int)step, (int)total, (long long)done, (long long)p->n, rate,
-                    (int)(eta / 60), (int)fmod(eta, 60));
-            if (final) fputc('\n', stderr);
-        } else if (final || elapsed - p->last_print >= 10) {
-            p->last_print = elapsed;
-            fprintf(stderr, "clsde sample: step %d/%d (%.0f %%), images %lld/%lld, %.2f it/s, "
-                            "ETA %.0f s\n",
-                    (int)step, (int)total, 100 * frac, (long long)done, (long long)p->n, rate, eta);
-        }
-        fflush(stderr);
-    }
-    return 0;
-}
-
-/* ---- outputs ---- */
-
-static void command_line(int argc, char **argv, char *out, size_t n)
-{
-    size_t len = snprintf(out, n, "clsde");
-    for (int i = 0; i < argc && len < n; i++) {
-        const int quote = strpbrk(argv[i], " \t'\"\\$") != NULL || !*argv[i];
-        len += snprintf(out + len, n - len, quote ? " '%s'" : " %s", argv[i]);
-    }
 }
 
 static int mkdir_p1(const char *dir)
@@ -350,7 +185,7 @@ int clsde_cmd_sample(int argc, char **argv)
     clsde_sample_params r;
     clsde_sample_stats stats;
     clsde_status st;
-    progress pg;
+    cli_progress pg;
     char model_path[PATH_MAX + 64], settings[512], cmdline[4096], steps_s[48], seed_s[32];
     char version[64], err[512];
     float *x = NULL;
@@ -363,10 +198,10 @@ int clsde_cmd_sample(int argc, char **argv)
     rc = parse(argc, argv, &a, &cp);
     if (rc) return rc < 0 ? 0 : rc;
     if (!a.model) {
-        if (bundled_model(model_path, sizeof model_path)) return 1;
+        if (cli_bundled_model("sample", model_path, sizeof model_path)) return 1;
         a.model = model_path;
     }
-    command_line(argc, argv, cmdline, sizeof cmdline); /* argv[0] is "sample" */
+    cli_command_line(argc, argv, cmdline, sizeof cmdline); /* argv[0] is "sample" */
 
     st = clsde_context_create(&cp, &ctx);
     if (st != CLSDE_OK) return cli_fail(NULL, st);
@@ -403,17 +238,18 @@ int clsde_cmd_sample(int argc, char **argv)
                 (int)mi.image_size, settings, (unsigned long long)r.seed);
 
     memset(&pg, 0, sizeof pg);
+    pg.cmd = "sample";
     pg.tty = isatty(2);
     pg.quiet = a.quiet;
     pg.n = a.n;
     pg.batch = r.batch < a.n ? r.batch : (int32_t)a.n;
     pg.per_chunk = !strcmp(r.method, "pc") ? r.steps : 1000;
-    a.p.progress = report;
+    a.p.progress = cli_progress_report;
     a.p.progress_user = &pg;
-    signal(SIGINT, on_sigint);
+    cli_sigint_catch(1);
     st = clsde_sample_run(ctx, model, &a.p, a.first, (int32_t)a.n, x, &stats);
-    signal(SIGINT, SIG_DFL);
-    if (st == CLSDE_ERR_CANCELLED && interrupted) {
+    cli_sigint_catch(0);
+    if (st == CLSDE_ERR_CANCELLED && cli_interrupted()) {
         fprintf(stderr, "%sclsde sample: interrupted; nothing written\n", pg.tty ? "\n" : "");
         rc = 130;
         goto done;

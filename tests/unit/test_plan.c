@@ -12,10 +12,12 @@
 
 #include "plan.h"
 
-#define NONE {-1, -1, -1}
-#define IN1(a) {a, -1, -1}
-#define IN2(a, b) {a, b, -1}
-#define IN3(a, b, c) {a, b, c}
+/* every input slot spelled out: an omitted one would be 0, i.e. node 0 */
+#define NONE {-1, -1, -1, -1, -1, -1}
+#define IN1(a) {a, -1, -1, -1, -1, -1}
+#define IN2(a, b) {a, b, -1, -1, -1, -1}
+#define IN3(a, b, c) {a, b, c, -1, -1, -1}
+_Static_assert(CLSDE_PLAN_MAX_IN == 6, "the IN macros spell out CLSDE_PLAN_MAX_IN slots");
 
 #define MAX_NODES 8
 
@@ -201,7 +203,7 @@ static void test_no_live_overlap(void **state)
     (void)state;
     assert_int_equal(clsde_plan_build(nodes, 8, NULL, 256, off, inplace, &st), CLSDE_PLAN_OK);
     for (int i = 0; i < 8; i++)
-        for (int s = 0; s < 3; s++)
+        for (int s = 0; s < CLSDE_PLAN_MAX_IN; s++)
             if (nodes[i].in[s] >= 0) last_use[nodes[i].in[s]] = i;
     for (int i = 0; i < 8; i++) last_use[i] = nodes[i].pinned ? 8 : (last_use[i] ? last_use[i] : i);
     /* two nodes whose lifetimes [i, last_use] intersect may share bytes only in place */
