@@ -11,6 +11,9 @@ Rows (--rows, comma-separated; default all):
   untrained  the same architecture and config at its initialisation (tools/train.py with
            --steps 0: the official init, EMA = weights), PC with N/4 steps (its samples are
            noise-like whatever N is; N/4 keeps the cost down)
+  nll      not a sample row: the NLL in bits/dim of the first --nll-n test images
+           (`clsde likelihood`, Rademacher probe, RK45 1e-5, dequantisation seed --seed),
+           mean and standard error over the images
 
 Resumable and shared between runs and machines: images are drawn in chunks of --chunk
 (`clsde sample --first I -n CHUNK`, so image k is the same whatever the chunking or the worker
@@ -41,7 +44,7 @@ sys.path.insert(0, TOOLS)
 import clsde_safetensors as st  # noqa: E402
 import evaluate as evmod  # noqa: E402
 
-ROWS = ('pc', 'pc_n4', 'ode', 'untrained')
+ROWS = ('pc', 'pc_n4', 'ode', 'untrained', 'nll')
 
 
 def model_config(path):
@@ -152,6 +155,53 @@ def draw(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log):
             os.unlink(lock)
 
 
+def draw_nll(clsde, model, data, rowdir, tmpdir, n, chunk, seed, log):
+    """bpd of test images 0..n-1 in chunks, kept as STATE/nll/chunk_<first>_<count>.csv."""
+    os.makedirs(tmpdir, exist_ok=True)
+    for first in range(0, n, chunk):
+        cnt = min(chunk, n - first)
+        out = os.path.join(rowdir, 'chunk_%06d_%d.csv' % (first, cnt))
+        if os.path.exists(out):
+            continue
+        lock = claim(os.path.join(tmpdir, 'locks'), os.path.basename(out))
+        if lock is None:
+            continue
+        try:
+            if os.path.exists(out):
+                continue
+            t0 = time.perf_counter()
+            subprocess.run([clsde, 'likelihood', '--model', model, '--data', data, '--first',
+                            str(first), '-n', str(cnt), '--batch', str(cnt), '--seed', str(seed),
+                            '--out', out + '.part', '--quiet'], check=True,
+                           stdout=subprocess.DEVNULL)
+            dt = time.perf_counter() - t0
+            with open(out + '.part', 'a') as f:
+                f.write('# seconds %.3f threads %s\n'
+                        % (dt, os.environ.get('POCL_MAX_PTHREAD_COUNT', 0)))
+            os.replace(out + '.part', out)
+            log('%s: test images %d..%d in %.1f s' % (rowdir, first, first + cnt - 1, dt))
+        finally:
+            os.unlink(lock)
+
+
+def gather_nll(rowdir, n, chunk, partial):
+    """(bpd array of the chunks present, seconds)."""
+    bpd, seconds = [], 0.0
+    for first in range(0, n, chunk):
+        path = os.path.join(rowdir, 'chunk_%06d_%d.csv' % (first, min(chunk, n - first)))
+        if not os.path.exists(path):
+            if partial:
+                break
+            sys.exit('quality.py: %s is missing (another worker still drawing it?)' % path)
+        with open(path) as f:
+            for line in f:
+                if line.startswith('# seconds'):
+                    seconds += float(line.split()[2])
+                elif line[:1].isdigit():
+                    bpd.append(float(line.split(',')[1]))
+    return np.array(bpd), seconds
+
+
 def gather(rowdir, n, chunk, partial):
     """(uint8 images of the chunks present, seconds, threads); without partial all of
     0..n-1 must be there; with it, the chunks from image 0 up to the first missing one."""
@@ -186,6 +236,8 @@ def main():
     p.add_argument('--chunk', type=int, default=64, help='images per clsde run (default 64)')
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--rows', default=','.join(ROWS))
+    p.add_argument('--nll-n', type=int, default=256, help='test images for the NLL (256)')
+    p.add_argument('--nll-chunk', type=int, default=16, help='images per likelihood run')
     p.add_argument('--state', help='where the chunks are kept (default '
                    'quality-state/<model file name>)')
     p.add_argument('--workdir', default='build/quality', help='temporary files and locks')
@@ -214,8 +266,22 @@ def main():
         'untrained': (None, ['--steps', str(n_scales // 4)],
                       'untrained (step 0), PC N = %d' % (n_scales // 4)),
     }
-    results = []
+    results, nll = [], None
     for r in rows:
+        if r == 'nll':
+            rowdir = os.path.join(state, r)
+            check_row(rowdir, {'model': os.path.basename(args.model),
+                               'model_sha256': sha256(args.model), 'data': args.data,
+                               'seed': args.seed, 'chunk': args.nll_chunk})
+            draw_nll(args.clsde, args.model, args.data, rowdir, os.path.join(args.workdir, r),
+                     args.nll_n, args.nll_chunk, args.seed, log)
+            if not args.draw_only:
+                bpd, sec = gather_nll(rowdir, args.nll_n, args.nll_chunk, args.partial)
+                if len(bpd):
+                    nll = {'n': len(bpd), 'mean': float(bpd.mean()), 'seconds': sec,
+                           'sem': float(bpd.std(ddof=1) / np.sqrt(len(bpd)))
+                           if len(bpd) > 1 else float('nan')}
+            continue
         model, extra, label = settings[r]
         if model is None:
             model = untrained_model(args.model, args.workdir)
@@ -240,8 +306,8 @@ def main():
         return
     base = evaluate(args.data, None, ['--baseline', '--n', str(args.n)])
     with open(os.path.join(args.workdir, 'quality.json'), 'w') as f:
-        json.dump({'rows': results, 'baseline': base, 'n': args.n, 'model': args.model}, f,
-                  indent=1)
+        json.dump({'rows': results, 'baseline': base, 'n': args.n, 'model': args.model,
+                   'nll': nll}, f, indent=1)
 
     def ratio(v):
         return 'inf' if v is None else '%.2f' % v
@@ -261,6 +327,12 @@ def main():
         print('| %s | %d | %.3f | %.3f | %s | %s | %.3f |'
               % (e['label'], e['n'], e['fd'], e['is'], ratio(e['class_max_min']),
                  ' '.join(str(c) for c in e['class_counts']), e['seconds'] / e['n']))
+
+    if nll:
+        print()
+        print('NLL of the first %d %s test images: %.4f +- %.4f bits/dim (mean +- standard '
+              'error; %.1f s/image)' % (nll['n'], args.data, nll['mean'], nll['sem'],
+                                         nll['seconds'] / nll['n']))
 
 
 if __name__ == '__main__':
