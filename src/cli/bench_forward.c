@@ -1,6 +1,6 @@
 /*
  * bench_forward.c — `clsde bench forward --model M [--batch 1,8] [--json] [--torch]
- * [--profile] [--threads N] [--min-time S] [--device SEL]`: the time of one network
+ * [--profile] [--jvp] [--threads N] [--min-time S] [--device SEL]`: the time of one network
  * evaluation (clsde_net_forward_run: host x and t in, host output back) for each batch
  * size, built once per batch. Best of 5 rounds after one warm-up, each round at least
  * min-time / 5 long (the mean of a round, not the fastest single call: a forward is long
@@ -12,6 +12,9 @@
  * the speed-up (PyTorch best ms / clsde best ms) and PyTorch's peak RSS.
  * --profile adds, per batch, the time per op kind and the slowest nodes
  * (clsde_net_print_profile).
+ * --jvp adds, per batch, the cost of the likelihood's evaluation (score, its Jacobian-vector
+ * product and the per-image dot product, a JVP net) next to a plain score evaluation, both
+ * on device buffers as the samplers call them, and the JVP net's planned activations.
  * --threads N also caps PoCL's worker threads (POCL_MAX_PTHREAD_COUNT, unless already set),
  * so both engines get the same cores.
  */
@@ -23,6 +26,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "net.h"
+#include "sampler.h"
 
 #ifndef PATH_MAX
 #define PATH_MAX 4096
@@ -158,6 +163,63 @@ static int check_torch(const char *python, char *script, size_t cap)
     return 0;
 }
 
+/* --jvp: seconds of one score evaluation (a plain net) and of one score + Jacobian-vector
+ * product + per-image dot product (a JVP net, clsde_net_create_jvp) as the samplers and the
+ * likelihood call them (device buffers, continuous wrapper, until the queue is done),
+ * best of 5 rounds each; the JVP net's planned activation bytes. */
+static clsde_status time_jvp(clsde_context *ctx, clsde_model *model, int b, const float *x,
+                             const float *t, double min_time, double *s_eval, double *s_jvp,
+                             double *jvp_act_mb)
+{
+    clsde_status st = CLSDE_OK;
+    clsde_net *nets[2] = {NULL, NULL};
+    clsde_net_score *fns[2] = {NULL, NULL};
+    cl_mem xb = NULL, vb = NULL, sb = NULL;
+    float *v = NULL;
+    double *q = malloc((size_t)b * sizeof *q);
+    clsde_net_info ni;
+    size_t n;
+    CLSDE_FAIL_IF(!q, ctx, CLSDE_ERR_NOMEM, "bench: out of memory");
+    CLSDE_TRY_GOTO(clsde_net_create(ctx, model, b, &nets[0]));
+    CLSDE_TRY_GOTO(clsde_net_create_jvp(ctx, model, b, &nets[1]));
+    clsde_net_get_info(nets[1], &ni);
+    *jvp_act_mb = ni.activation_bytes / 1e6;
+    n = (size_t)b * ni.channels * ni.height * ni.width;
+    v = malloc(n * sizeof *v);
+    CLSDE_GOTO_IF(!v, ctx, CLSDE_ERR_NOMEM, "bench: out of memory");
+    for (size_t k = 0; k < n; k++) v[k] = (k * 2654435761u) >> 31 ? 1.0f : -1.0f;
+    CLSDE_TRY_GOTO(clsde_buffer_create(ctx, n * sizeof(float), &xb));
+    CLSDE_TRY_GOTO(clsde_buffer_create(ctx, n * sizeof(float), &vb));
+    CLSDE_TRY_GOTO(clsde_buffer_create(ctx, n * sizeof(float), &sb));
+    CLSDE_TRY_GOTO(clsde_buffer_write(ctx, xb, 0, n * sizeof(float), x));
+    CLSDE_TRY_GOTO(clsde_buffer_write(ctx, vb, 0, n * sizeof(float), v));
+    for (int k = 0; k < 2; k++) {
+        const clsde_score_fn *fn;
+        double best = 1e30;
+        CLSDE_TRY_GOTO(clsde_net_score_create(ctx, nets[k], &fns[k]));
+        fn = clsde_net_score_fn(fns[k]);
+        for (int round = -1; round < 5; round++) { /* round -1: warm-up */
+            int reps = 0;
+            double el;
+            const double t0 = now();
+            do {
+                CLSDE_TRY_GOTO(k ? fn->eval_div(fn->self, xb, t, vb, sb, q)
+                                 : fn->eval(fn->self, xb, t, 1, sb));
+                CLSDE_TRY_GOTO(clsde_finish(ctx));
+                reps++;
+                el = now() - t0;
+            } while (round >= 0 && el < min_time / 5 && reps < 100000);
+            if (round >= 0 && el / reps < best) best = el / reps;
+        }
+        *(k ? s_jvp : s_eval) = best;
+    }
+fail:
+    for (int k = 0; k < 2; k++) clsde_net_score_destroy(fns[k]), clsde_net_destroy(nets[k]);
+    clsde_buffer_release(xb), clsde_buffer_release(vb), clsde_buffer_release(sb);
+    free(v), free(q);
+    return st;
+}
+
 int clsde_cmd_bench_forward(int argc, char **argv)
 {
     clsde_context_params cp;
@@ -169,7 +231,7 @@ int clsde_cmd_bench_forward(int argc, char **argv)
     clsde_status st = CLSDE_OK;
     const char *model_path = NULL, *python = getenv("CLSDE_PYTHON");
     char script[PATH_MAX + 64];
-    int batches[8] = {1, 8}, n_batches = 2, json = 0, torch = 0, profile = 0, rc = 1;
+    int batches[8] = {1, 8}, n_batches = 2, json = 0, torch = 0, profile = 0, jvp = 0, rc = 1;
     long threads = 0;
     double min_time = 1.0;
     float *x = NULL, *t = NULL, *out = NULL;
@@ -193,6 +255,8 @@ int clsde_cmd_bench_forward(int argc, char **argv)
             torch = 1;
         } else if (!strcmp(o, "--profile")) {
             profile = 1;
+        } else if (!strcmp(o, "--jvp")) {
+            jvp = 1;
         } else if (!strcmp(o, "--model")) {
             model_path = argv[++i];
         } else if (!strcmp(o, "--device")) {
@@ -221,7 +285,8 @@ int clsde_cmd_bench_forward(int argc, char **argv)
             }
         } else {
             fprintf(stderr, "usage: clsde bench forward --model M [--batch 1,8] [--json] "
-                            "[--torch] [--profile] [--threads N] [--min-time S] [--device SEL]\n");
+                            "[--torch] [--profile] [--jvp] [--threads N] [--min-time S] "
+                            "[--device SEL]\n");
             return 2;
         }
     }
@@ -229,8 +294,9 @@ int clsde_cmd_bench_forward(int argc, char **argv)
         fprintf(stderr, "clsde bench forward: which model? (--model M)\n");
         return 2;
     }
-    if (profile && json) {
-        fprintf(stderr, "clsde bench forward: --profile prints a table; not with --json\n");
+    if ((profile || jvp) && (json || torch)) {
+        fprintf(stderr, "clsde bench forward: --profile and --jvp print tables; not with "
+                        "--json or --torch\n");
         return 2;
     }
     if (torch && check_torch(python, script, sizeof script)) return 1;
@@ -301,6 +367,14 @@ int clsde_cmd_bench_forward(int argc, char **argv)
         if (profile) {
             st = clsde_net_print_profile(net, 5, 15, stdout);
             if (st != CLSDE_OK) goto fail;
+        }
+        if (jvp) {
+            double se = 0, sj = 0, jmb = 0;
+            st = time_jvp(ctx, model, b, x, t, min_time, &se, &sj, &jmb);
+            if (st != CLSDE_OK) goto fail;
+            printf("jvp, batch %d: score %.2f ms, score + (ds/dx) v + v.(ds/dx) v %.2f ms "
+                   "(%.2fx); activations %.2f MB (%.2fx the forward's)\n", b, 1e3 * se,
+                   1e3 * sj, sj / se, jmb, jmb / ((double)ni.activation_bytes / 1e6));
         }
         clsde_net_destroy(net);
         net = NULL;

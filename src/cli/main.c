@@ -17,7 +17,7 @@ static void usage(FILE *f)
             "                                                  compiles every kernel\n"
             "  bench kernels [--json] [--kernel NAME] [--batch 1,8]\n"
             "                                                  time kernels against measured roofs\n"
-            "  bench forward --model M [--batch 1,8] [--torch] [--profile] [--json]\n"
+            "  bench forward --model M [--batch 1,8] [--torch] [--profile] [--jvp] [--json]\n"
             "                                                  one network evaluation (vs PyTorch)\n"
             "  bench sample --model M [--batch 1,16] [--steps 1000] [--measure K]\n"
             "                     [--samplers pc,ode] [--json]\n"
