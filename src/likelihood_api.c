@@ -122,6 +122,7 @@ clsde_status clsde_likelihood_run(clsde_context *ctx, clsde_model *model,
     delta = malloc((size_t)count * sizeof *delta);
     CLSDE_GOTO_IF(!x0 || !zd || !delta, ctx, CLSDE_ERR_NOMEM, "likelihood: out of memory");
     CLSDE_TRY_GOTO(to_model_space(ctx, &model->cfg, params, first_image, count, D, images, x0));
+    CLSDE_TRY_GOTO(clsde_sampler_check_memory(ctx, model, 1, 1, B));
     CLSDE_TRY_GOTO(clsde_sampler_sde_for(ctx, &model->cfg, model->cfg.num_scales, &sde));
     CLSDE_TRY_GOTO(clsde_net_create_jvp(ctx, model, B, &net));
     CLSDE_TRY_GOTO(clsde_net_score_create(ctx, net, &ns));

@@ -161,6 +161,13 @@ clsde_status clsde_ode_likelihood(clsde_context *ctx, const clsde_sde *sde,
 
 /* ---- a network as the score function (sampler_api.c) ---- */
 
+/* Compare the device memory a run of batch B needs (weights, network activations from a
+ * batch-1 build scaled by B, the sampler's state; ode: the RK45 state; jvp: a JVP network
+ * and the likelihood's probe) with the device's limits: CLSDE_ERR_DEVICE_LIMIT saying which
+ * limit and "use a smaller batch". */
+clsde_status clsde_sampler_check_memory(clsde_context *ctx, clsde_model *model, int ode, int jvp,
+                                        int32_t B);
+
 /* The SDE of a model's config with n time steps (sampling eps from the config). */
 struct clsde_model_config;
 clsde_status clsde_sampler_sde_for(clsde_context *ctx, const struct clsde_model_config *c,

@@ -251,18 +251,21 @@ static void state_bytes(const clsde_context *ctx, int ode, int64_t B, int64_t D,
 /* Compare the planned memory of batch B with the device. The network's plan comes from a
  * batch-1 build (activations scale with the batch) so that nothing large is allocated
  * before the check. */
-static clsde_status check_memory(clsde_context *ctx, clsde_model *model, int ode, int32_t B)
+clsde_status clsde_sampler_check_memory(clsde_context *ctx, clsde_model *model, int ode, int jvp,
+                                        int32_t B)
 {
     clsde_net *probe = NULL;
     clsde_net_info ni;
     const int64_t D =
         (int64_t)model->cfg.num_channels * model->cfg.image_size * model->cfg.image_size;
     int64_t st, largest, acts, total;
-    CLSDE_TRY(clsde_net_create(ctx, model, 1, &probe));
+    CLSDE_TRY(jvp ? clsde_net_create_jvp(ctx, model, 1, &probe)
+                  : clsde_net_create(ctx, model, 1, &probe));
     clsde_net_get_info(probe, &ni);
     clsde_net_destroy(probe);
     acts = ni.activation_bytes * B;
     state_bytes(ctx, ode, B, D, &st, &largest);
+    if (jvp) st += 2 * B * D * (int64_t)sizeof(float); /* probe and tangent */
     total = ni.weight_bytes + acts + st;
     CLSDE_FAIL_IF(acts > ctx->info.max_alloc_bytes || largest > ctx->info.max_alloc_bytes, ctx,
                   CLSDE_ERR_DEVICE_LIMIT,
@@ -340,7 +343,7 @@ clsde_status clsde_sample_run(clsde_context *ctx, clsde_model *model,
     ode = !strcmp(r.method, "ode");
     B = r.batch < count ? r.batch : count;
     D = model->cfg.num_channels * model->cfg.image_size * model->cfg.image_size;
-    CLSDE_TRY(check_memory(ctx, model, ode, B));
+    CLSDE_TRY(clsde_sampler_check_memory(ctx, model, ode, 0, B));
     CLSDE_TRY(clsde_sampler_sde_for(ctx, &model->cfg, ode ? model->cfg.num_scales : r.steps, &sde));
     CLSDE_TRY_GOTO(clsde_net_create(ctx, model, B, &net));
     CLSDE_TRY_GOTO(clsde_net_score_create(ctx, net, &ns));
