@@ -26,13 +26,6 @@
 void openblas_set_num_threads(int);
 #endif
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int clsde_bench_wants(const clsde_bench *b, const char *kernel)
 {
     return !b->filter || !*b->filter || strstr(kernel, b->filter) != NULL;
@@ -50,11 +43,11 @@ clsde_status clsde_bench_time(clsde_bench *b, clsde_bench_fn fn, void *arg, doub
     CLSDE_TRY(fn(b->ctx, arg)); /* warm-up: builds the program, touches the buffers */
     CLSDE_TRY(clsde_finish(b->ctx));
     do {
-        const double t0 = now();
+        const double t0 = clsde_now();
         double t;
         CLSDE_TRY(fn(b->ctx, arg));
         CLSDE_TRY(clsde_finish(b->ctx));
-        t = now() - t0;
+        t = clsde_now() - t0;
         if (t < best) best = t;
         total += t;
         reps++;
@@ -156,12 +149,12 @@ double clsde_bench_sgemm_gflops(clsde_bench *b, int m, int n, int k)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, A, k, B, n, 0.0f, C, n);
     for (int round = 0; round < 5; round++) {
         int reps = 0;
-        t0 = now();
+        t0 = clsde_now();
         do {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, A, k, B, n,
                         0.0f, C, n);
             reps++;
-            t = now() - t0;
+            t = clsde_now() - t0;
         } while (t < b->min_seconds / 5 && reps < 100000);
         if (t / reps < best) best = t / reps;
     }
@@ -409,7 +402,7 @@ static clsde_status bench_conv_case(clsde_bench *b, conv_arg *a, size_t nx, size
             double spent = 0;
             a->choice = i < n ? choices[i] : NULL;
             do {
-                const double t0 = now();
+                const double t0 = clsde_now();
                 double t;
 #ifdef CLSDE_HAVE_OPENBLAS
                 if (i == n) {
@@ -420,7 +413,7 @@ static clsde_status bench_conv_case(clsde_bench *b, conv_arg *a, size_t nx, size
                     st = run_conv(b->ctx, a);
                     if (st == CLSDE_OK) st = clsde_finish(b->ctx);
                 }
-                t = 1e3 * (now() - t0);
+                t = 1e3 * (clsde_now() - t0);
                 if (t < ms[i]) ms[i] = t;
                 spent += t;
             } while (st == CLSDE_OK && spent < 1e3 * b->min_seconds / 5);
@@ -699,7 +692,7 @@ static clsde_status bench_conv_down_fir(clsde_bench *b)
                     double spent = 0;
                     a.which = i;
                     do {
-                        const double t0 = now();
+                        const double t0 = clsde_now();
                         double t;
                         if (i == 4) {
 #ifdef CLSDE_HAVE_OPENBLAS
@@ -713,7 +706,7 @@ static clsde_status bench_conv_down_fir(clsde_bench *b)
                             st = run_cdf(b->ctx, &a);
                             if (st == CLSDE_OK) st = clsde_finish(b->ctx);
                         }
-                        t = 1e3 * (now() - t0);
+                        t = 1e3 * (clsde_now() - t0);
                         if (t < ms[i]) ms[i] = t;
                         spent += t;
                     } while (st == CLSDE_OK && spent < 1e3 * b->min_seconds / 5);

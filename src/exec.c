@@ -4,7 +4,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "exec.h"
 #include "kernels/attention.h"
@@ -256,13 +255,6 @@ clsde_status clsde_exec_enqueue(clsde_exec *e)
     return clsde_exec_enqueue_range(e, 0, e->g->n_nodes);
 }
 
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 clsde_status clsde_exec_profile(clsde_exec *e, int32_t rounds, double *ms)
 {
     const clsde_graph *g = e->g;
@@ -272,10 +264,10 @@ clsde_status clsde_exec_profile(clsde_exec *e, int32_t rounds, double *ms)
     for (int32_t i = 0; i < g->n_nodes; i++) ms[i] = 1e30;
     for (int32_t r = 0; r < rounds; r++)
         for (int32_t i = 0; i < g->n_nodes; i++) {
-            const double t0 = seconds_now();
+            const double t0 = clsde_now();
             CLSDE_TRY(clsde_exec_enqueue_range(e, i, 1));
             CLSDE_TRY(clsde_finish(e->ctx));
-            const double dt = 1e3 * (seconds_now() - t0);
+            const double dt = 1e3 * (clsde_now() - t0);
             if (dt < ms[i]) ms[i] = dt;
         }
     return CLSDE_OK;

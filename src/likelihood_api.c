@@ -103,7 +103,7 @@ clsde_status clsde_likelihood_run(clsde_context *ctx, clsde_model *model,
     clsde_ode_opts o;
     double *x0 = NULL, *zd = NULL, *delta = NULL;
     int32_t B, D, per_call;
-    const double t0 = clsde_sampler_now();
+    const double t0 = clsde_now();
     memset(&sde, 0, sizeof sde);
     memset(&acc, 0, sizeof acc);
     CLSDE_FAIL_IF(!ctx, NULL, CLSDE_ERR_ARG, "clsde_likelihood_run: ctx is NULL");
@@ -161,7 +161,7 @@ clsde_status clsde_likelihood_run(clsde_context *ctx, clsde_model *model,
         if (z)
             for (size_t i = 0; i < (size_t)count * D; i++) z[i] = (float)zd[i];
     }
-    acc.seconds = clsde_sampler_now() - t0;
+    acc.seconds = clsde_now() - t0;
     if (stats) *stats = acc;
 fail:
     clsde_net_score_destroy(ns);

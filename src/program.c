@@ -283,13 +283,6 @@ static clsde_status obtain(clsde_context *ctx, const char *file, const char *sou
     return CLSDE_OK;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static clsde_status find_entry(clsde_context *ctx, const char *file, const char *options,
                                struct clsde_program_entry **out)
 {
@@ -321,11 +314,11 @@ static clsde_status find_entry(clsde_context *ctx, const char *file, const char 
     source = compose_source(src);
     opts = full_options(options);
     CLSDE_GOTO_IF(!source || !opts, ctx, CLSDE_ERR_NOMEM, "out of memory");
-    t0 = now_seconds();
+    t0 = clsde_now();
     e = &ctx->programs[ctx->n_programs];
     memset(e, 0, sizeof *e);
     CLSDE_TRY_GOTO(obtain(ctx, file, source, opts, &e->prog));
-    ctx->build_stats.seconds += now_seconds() - t0;
+    ctx->build_stats.seconds += clsde_now() - t0;
     ctx->build_stats.programs++;
     snprintf(e->file, sizeof e->file, "%s", file);
     free(opts);

@@ -3,10 +3,12 @@
  * The only file that creates OpenCL objects other than programs and kernels
  * (program.c) — every other module works through a clsde_context.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "program.h"
 #include "runtime.h"
@@ -404,6 +406,13 @@ clsde_status clsde_scratch_get(clsde_context *ctx, int slot, size_t bytes, cl_me
     }
     *out = ctx->scratch[slot];
     return CLSDE_OK;
+}
+
+double clsde_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 clsde_status clsde_finish(clsde_context *ctx)

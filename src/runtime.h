@@ -73,6 +73,9 @@ clsde_status clsde_buffer_check(clsde_context *ctx, const char *what, const char
 clsde_status clsde_scratch_get(clsde_context *ctx, int slot, size_t bytes, cl_mem *out);
 clsde_status clsde_finish(clsde_context *ctx);
 
+/* Monotonic seconds (CLOCK_MONOTONIC), for timings and progress. */
+double clsde_now(void);
+
 /* Resolve the cache directory from params and the environment into out (size n).
  * Returns 0 and writes "" when no_cache is set or no home can be found. */
 void clsde_runtime_cache_dir(const clsde_context_params *params, char *out, size_t n);

@@ -5,22 +5,14 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <string.h>
-#include <time.h>
 
 #include "kernels/rng.h"
 #include "sampler.h"
 
-double clsde_sampler_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 clsde_status clsde_progress_report(clsde_context *ctx, const clsde_progress *p, int32_t step)
 {
     if (!p || !p->fn) return CLSDE_OK;
-    CLSDE_FAIL_IF(p->fn(p->user, p->base + step, p->total, clsde_sampler_now() - p->t0) != 0,
+    CLSDE_FAIL_IF(p->fn(p->user, p->base + step, p->total, clsde_now() - p->t0) != 0,
                   ctx, CLSDE_ERR_CANCELLED, "sampling cancelled by the progress callback at "
                   "step %d of %d", (int)(p->base + step), (int)p->total);
     return CLSDE_OK;

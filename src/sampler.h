@@ -69,12 +69,11 @@ typedef struct clsde_progress {
     clsde_progress_fn fn;
     void *user;
     int32_t base, total; /* steps before this chunk, and the run's total */
-    double t0;           /* clsde_sampler_now() at the start of the run */
+    double t0;           /* clsde_now() at the start of the run */
 } clsde_progress;
 
 /* Call the callback (if any) with base + step; CLSDE_ERR_CANCELLED when it says stop. */
 clsde_status clsde_progress_report(clsde_context *ctx, const clsde_progress *p, int32_t step);
-double clsde_sampler_now(void); /* monotonic seconds */
 
 /* z [n, D] = N(0, I) noise for absolute images first_image .., keyed (seed, image, step,
  * stream) by Philox (rng.cl), or from hk->noise when set. */

@@ -322,7 +322,7 @@ clsde_status clsde_sample_run(clsde_context *ctx, clsde_model *model,
     clsde_progress pr;
     int ode;
     int32_t B, D, n_chunks, per_chunk, per_call;
-    const double t0 = clsde_sampler_now();
+    const double t0 = clsde_now();
     memset(&sde, 0, sizeof sde);
     memset(&acc, 0, sizeof acc);
     CLSDE_FAIL_IF(!ctx, NULL, CLSDE_ERR_ARG, "clsde_sample_run: ctx is NULL");
@@ -389,7 +389,7 @@ clsde_status clsde_sample_run(clsde_context *ctx, clsde_model *model,
     }
     if (model->cfg.centered) /* inverse scaler (x + 1) / 2, as the reference in float32 */
         for (size_t i = 0; i < (size_t)count * D; i++) out[i] = (out[i] + 1.0f) / 2.0f;
-    acc.seconds = clsde_sampler_now() - t0;
+    acc.seconds = clsde_now() - t0;
     if (stats) *stats = acc;
 fail:
     clsde_net_score_destroy(ns);

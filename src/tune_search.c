@@ -10,7 +10,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "graph.h"
 #include "model.h"
@@ -269,13 +268,6 @@ clsde_status clsde_conv_shapes_preset(clsde_context *ctx, const char *name, int3
 
 /* ------------------------------------------------------------ measuring one candidate */
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static uint64_t next_rand(uint64_t *s)
 {
     *s ^= *s >> 12;
@@ -428,11 +420,11 @@ static clsde_status time_it(clsde_context *ctx, bench_case *b, const clsde_conv2
         double spent = 0;
         int reps = 0;
         do {
-            const double t0 = now();
+            const double t0 = clsde_now();
             double t;
             CLSDE_TRY(run(ctx, b, c));
             CLSDE_TRY(clsde_finish(ctx));
-            t = now() - t0;
+            t = clsde_now() - t0;
             if (t < best) best = t;
             spent += t;
             reps++;
@@ -652,7 +644,7 @@ static clsde_status tune_class(clsde_context *ctx, const clsde_conv2d_params *p,
                                const clsde_tune_settings *set, int try_clblast, uint64_t *rng,
                                clsde_tune_result *r)
 {
-    const double t0 = now();
+    const double t0 = clsde_now();
     bench_case b;
     space s;
     visited *v = calloc(1, sizeof *v);
@@ -668,7 +660,7 @@ static clsde_status tune_class(clsde_context *ctx, const clsde_conv2d_params *p,
         free(v);
         return st;
     }
-    SAY("    C reference: %.1f s\n", now() - t0);
+    SAY("    C reference: %.1f s\n", clsde_now() - t0);
     make_space(ctx, &s);
 
     /* 1. the defaults: the baseline every other candidate must beat */
@@ -695,7 +687,7 @@ static clsde_status tune_class(clsde_context *ctx, const clsde_conv2d_params *p,
     /* 3. the caller's tilings, then a hill climb: run an unseen neighbour of the current
      * tiling, move when it wins a duel against it; once every neighbour has run, random
      * points of the grid, climbing on from any that wins. */
-    while (now() - t0 < budget && v->n < 512 && misses < 200) {
+    while (clsde_now() - t0 < budget && v->n < 512 && misses < 200) {
         if (extra < set->n_extra) {
             cand = set->extra[extra++];
             if (cand.path == CLSDE_CONV2D_CLBLAST) continue; /* timed in step 2 */
@@ -753,7 +745,7 @@ static clsde_status tune_class(clsde_context *ctx, const clsde_conv2d_params *p,
 fail:
     case_free(&b);
     free(v);
-    r->seconds = now() - t0;
+    r->seconds = clsde_now() - t0;
     return st;
 }
 
@@ -767,7 +759,7 @@ clsde_status clsde_tune_conv2d(clsde_context *ctx, const clsde_conv_shapes *shap
     double total_weight = 0;
     uint64_t rng = set->seed ? set->seed : 0x9E3779B97F4A7C15ULL;
     int clblast_left = set->clblast && clsde_tune_clblast_version(NULL) ? 3 : 0;
-    const double t_start = now();
+    const double t_start = clsde_now();
     clsde_status st = CLSDE_OK;
 
     *results = NULL;
@@ -822,7 +814,7 @@ clsde_status clsde_tune_conv2d(clsde_context *ctx, const clsde_conv_shapes *shap
          * (the floor), and no more than leaves the floor to each class after it; once the
          * whole budget is spent the remaining classes are skipped (they keep the defaults,
          * and a later run tunes them) */
-        left = set->budget_s - (now() - t_start);
+        left = set->budget_s - (clsde_now() - t_start);
         if (left <= 0) {
             r->skipped = 1;
             SAY("[%d/%d] %s (%s, x%d): skipped, the budget is spent (defaults stay; run "

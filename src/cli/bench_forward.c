@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -36,13 +35,6 @@
 typedef struct torch_row {
     double ms, min_ms, rss_mb;
 } torch_row;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int parse_batches(const char *s, int *b, int *n)
 {
@@ -201,13 +193,13 @@ static clsde_status time_jvp(clsde_context *ctx, clsde_model *model, int b, cons
         for (int round = -1; round < 5; round++) { /* round -1: warm-up */
             int reps = 0;
             double el;
-            const double t0 = now();
+            const double t0 = clsde_now();
             do {
                 CLSDE_TRY_GOTO(k ? fn->eval_div(fn->self, xb, t, vb, sb, q)
                                  : fn->eval(fn->self, xb, t, 1, sb));
                 CLSDE_TRY_GOTO(clsde_finish(ctx));
                 reps++;
-                el = now() - t0;
+                el = clsde_now() - t0;
             } while (round >= 0 && el < min_time / 5 && reps < 100000);
             if (round >= 0 && el / reps < best) best = el / reps;
         }
@@ -355,12 +347,12 @@ int clsde_cmd_bench_forward(int argc, char **argv)
         for (int round = 0; round < 5; round++) {
             int reps = 0;
             double el;
-            const double t0 = now();
+            const double t0 = clsde_now();
             do {
                 st = clsde_net_forward_run(net, x, t, CLSDE_TIME_CONTINUOUS, out, NULL);
                 if (st != CLSDE_OK) goto fail;
                 reps++;
-                el = now() - t0;
+                el = clsde_now() - t0;
             } while (el < min_time / 5 && reps < 100000);
             if (el / reps < best) best = el / reps;
         }

@@ -102,7 +102,8 @@ if [ -f "$bundled" ]; then
     expect 0 '"steps": null, "nfe": null, "seconds": null, ' -- bench sample --model "$bundled" --batch 1 --measure 2 --samplers ode --json
     expect 0 "(2 attempts measured)" -- bench sample --model "$bundled" --batch 1 --measure 2 --samplers ode
 fi
-expect 2 "--profile prints a table; not with --json" -- bench forward --model m --profile --json
+expect 2 "--profile and --jvp print tables; not with --json or --torch" -- bench forward --model m --profile --json
+expect 2 "--profile and --jvp print tables; not with --json or --torch" -- bench forward --model m --jvp --torch
 expect 2 "clsde bench sample: which model? (--model M)" -- bench sample --batch 1
 expect 2 "--measure '0' must be in 1..100000" -- bench sample --model m --measure 0
 expect 2 "--samplers 'sde' must be pc, ode or pc,ode" -- bench sample --model m --samplers sde

@@ -98,7 +98,7 @@ static void predictor_case(clsde_sde_type type, clsde_predictor pred, int pf)
 
 static void test_predictor_moments(void **state)
 {
-    const double t0 = clsde_sampler_now();
+    const double t0 = clsde_now();
     (void)state;
     for (int type = CLSDE_SDE_VE; type <= CLSDE_SDE_SUBVP; type++) {
         predictor_case(type, CLSDE_PREDICTOR_EULER_MARUYAMA, 0);
@@ -108,7 +108,7 @@ static void test_predictor_moments(void **state)
             predictor_case(type, CLSDE_PREDICTOR_EULER_MARUYAMA, 1); /* clsde's extension */
         if (type != CLSDE_SDE_SUBVP) predictor_case(type, CLSDE_PREDICTOR_ANCESTRAL_SAMPLING, 0);
     }
-    printf("# %.1f s\n", clsde_sampler_now() - t0);
+    printf("# %.1f s\n", clsde_now() - t0);
 }
 
 /* §9.5 item 4: exact samples of p_t stay at p_t under many corrector steps at t. The
@@ -166,14 +166,14 @@ static void corrector_case(clsde_sde_type type, clsde_corrector corr, int batch_
 
 static void test_corrector_stationarity(void **state)
 {
-    const double t0 = clsde_sampler_now();
+    const double t0 = clsde_now();
     (void)state;
     for (int type = CLSDE_SDE_VE; type <= CLSDE_SDE_SUBVP; type++) {
         corrector_case(type, CLSDE_CORRECTOR_LANGEVIN, 0);
         corrector_case(type, CLSDE_CORRECTOR_ALD, 0);
     }
     corrector_case(CLSDE_SDE_VE, CLSDE_CORRECTOR_LANGEVIN, 1);
-    printf("# %.1f s\n", clsde_sampler_now() - t0);
+    printf("# %.1f s\n", clsde_now() - t0);
 }
 
 /* ---- NaN/Inf detection and cancellation ---- */
