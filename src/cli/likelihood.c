@@ -1,7 +1,9 @@
 /*
  * likelihood.c — `clsde likelihood`: negative log-likelihood in bits/dim of images under a
  * score model (clsde_likelihood_run, algorithms.md §6): MNIST / Fashion-MNIST from their
- * IDX files (--data, 28x28 zero-padded to the model's 32x32 as for training) or any
+ * IDX files (--data, 28x28 zero-padded to the model's 32x32 as for training), CIFAR-10's
+ * exact-pixel subset (--data cifar10: the convnetjs PNG batches, 1,000 test and 4,000
+ * training images, one image per 1024x1 RGB row) or any
  * [N, C, H, W] tensor 'x' of a safetensors file (--input: F32 in [0, 1], e.g. `clsde sample
  * --raw`, or U8 0..255). Prints the mean bpd with its standard error; --out writes one CSV
  * row per image, --latent the latents z = x(1). Exit codes: 0 done, 1 failure, 2 bad command
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <png.h>
 #include <zlib.h>
 
 #include "cli.h"
@@ -45,8 +48,10 @@ static void usage(FILE *f)
             "                        [--latent Z.safetensors] [--device SEL] [--no-cache] [--quiet]\n"
             "\n"
             "  --model M            model file (default: the bundled model in models/)\n"
-            "  --data NAME          the IDX data set of that name in DIR/NAME/ (DIR: --data-dir,\n"
-            "                       else $CLSDE_DATA, else the source tree's ../shared/data)\n"
+            "  --data NAME          mnist, fashion-mnist (IDX files in DIR/NAME/) or cifar10 (the\n"
+            "                       exact-pixel subset in DIR/cifar10-subset-lossless/: test\n"
+            "                       images 0..999, train 0..3999); DIR: --data-dir, else\n"
+            "                       $CLSDE_DATA, else the source tree's ../shared/data\n"
             "  --split test|train   which split (default test)\n"
             "  --input FILE         images as tensor 'x' [N,C,H,W]: F32 in [0,1] or U8\n"
             "  --first I, -n N      images I .. I+N-1 of the input (default: all of --input,\n"
@@ -94,8 +99,9 @@ static int parse(int argc, char **argv, lik_args *a, clsde_context_params *cp)
             a->model = argv[++i];
         } else if (!strcmp(o, "--data")) {
             a->data = argv[++i];
-            if (strcmp(a->data, "mnist") && strcmp(a->data, "fashion-mnist"))
-                return cli_bad(CMD, o, a->data, "must be mnist or fashion-mnist");
+            if (strcmp(a->data, "mnist") && strcmp(a->data, "fashion-mnist") &&
+                strcmp(a->data, "cifar10"))
+                return cli_bad(CMD, o, a->data, "must be mnist, fashion-mnist or cifar10");
         } else if (!strcmp(o, "--split")) {
             a->split = argv[++i];
             if (strcmp(a->split, "test") && strcmp(a->split, "train"))
@@ -221,6 +227,71 @@ fail:
     return NULL;
 }
 
+/* Images first .. first+n-1 of the CIFAR-10 exact-pixel subset (convnetjs batches of 1,000:
+ * a 1024 x 1000 RGB PNG, row r = image r as 32x32 pixels row-major), as CHW floats k/255.
+ * test: cifar10_batch_50.png (1,000 images); train: cifar10_batch_0..3.png (4,000). */
+static float *read_cifar(const char *dir, const char *split, int64_t first, int64_t *n,
+                         int n_set)
+{
+    const int test = !strcmp(split, "test");
+    const int64_t count = test ? 1000 : 4000;
+    unsigned char *rows = NULL;
+    float *x = NULL;
+    int loaded = -1;
+    if (!n_set) *n = count - first < 16 ? count - first : 16;
+    if (first + *n > count || *n < 1) {
+        fprintf(stderr, "clsde " CMD ": images %lld..%lld asked, the CIFAR-10 %s subset has "
+                        "%lld\n", (long long)first, (long long)(first + *n - 1), split,
+                (long long)count);
+        return NULL;
+    }
+    x = malloc((size_t)*n * 3 * 1024 * sizeof *x);
+    rows = malloc((size_t)1000 * 1024 * 3);
+    if (!x || !rows) {
+        fprintf(stderr, "clsde " CMD ": out of memory for %lld images\n", (long long)*n);
+        goto fail;
+    }
+    for (int64_t k = 0; k < *n; k++) {
+        const int64_t idx = first + k;
+        const int batch = test ? 50 : (int)(idx / 1000);
+        const unsigned char *px;
+        if (batch != loaded) {
+            char path[PATH_MAX + 128];
+            png_image im;
+            snprintf(path, sizeof path, "%s/cifar10-subset-lossless/cifar10_batch_%d.png", dir,
+                     batch);
+            memset(&im, 0, sizeof im);
+            im.version = PNG_IMAGE_VERSION;
+            if (!png_image_begin_read_from_file(&im, path)) {
+                fprintf(stderr, "clsde " CMD ": cannot read %s: %s\n", path, im.message);
+                goto fail;
+            }
+            if (im.width != 1024 || im.height != 1000) {
+                fprintf(stderr, "clsde " CMD ": %s is %ux%u, expected 1024x1000 (one 32x32 "
+                                "image per row)\n", path, im.width, im.height);
+                png_image_free(&im);
+                goto fail;
+            }
+            im.format = PNG_FORMAT_RGB;
+            if (!png_image_finish_read(&im, NULL, rows, 0, NULL)) {
+                fprintf(stderr, "clsde " CMD ": cannot decode %s: %s\n", path, im.message);
+                goto fail;
+            }
+            loaded = batch;
+        }
+        px = rows + (size_t)(idx % 1000) * 1024 * 3;
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < 1024; i++)
+                x[((size_t)k * 3 + c) * 1024 + i] = px[i * 3 + c] / 255.0f;
+    }
+    free(rows);
+    return x;
+fail:
+    free(rows);
+    free(x);
+    return NULL;
+}
+
 /* Tensor 'x' of a safetensors file, checked against the model's shape. */
 static float *read_input(clsde_context *ctx, const char *path, const clsde_model_info *mi,
                          int64_t first, int64_t *n, int n_set)
@@ -313,15 +384,21 @@ int clsde_cmd_likelihood(int argc, char **argv)
     if (a.data) {
         const char *dir = a.data_dir ? a.data_dir : getenv("CLSDE_DATA");
         if (!dir || !*dir) dir = CLSDE_SOURCE_DATA_DIR;
-        if (mi.num_channels != 1) {
-            fprintf(stderr, "clsde " CMD ": --data %s is grey; the model takes %d channels\n",
-                    a.data, (int)mi.num_channels);
+        const int rgb = !strcmp(a.data, "cifar10");
+        if (mi.num_channels != (rgb ? 3 : 1) || (rgb && mi.image_size != 32)) {
+            fprintf(stderr, "clsde " CMD ": --data %s is %s; the model takes %dx%dx%d\n",
+                    a.data, rgb ? "3x32x32" : "grey", (int)mi.num_channels, (int)mi.image_size,
+                    (int)mi.image_size);
             rc = 2;
             goto done;
         }
-        snprintf(path, sizeof path, "%s/%s/%s-images-idx3-ubyte.gz", dir, a.data,
-                 !strcmp(a.split, "test") ? "t10k" : "train");
-        x = read_idx(path, a.first, &a.n, a.n_set, mi.image_size);
+        if (rgb) {
+            x = read_cifar(dir, a.split, a.first, &a.n, a.n_set);
+        } else {
+            snprintf(path, sizeof path, "%s/%s/%s-images-idx3-ubyte.gz", dir, a.data,
+                     !strcmp(a.split, "test") ? "t10k" : "train");
+            x = read_idx(path, a.first, &a.n, a.n_set, mi.image_size);
+        }
     } else {
         x = read_input(ctx, a.input, &mi, a.first, &a.n, a.n_set);
     }
@@ -393,8 +470,11 @@ int clsde_cmd_likelihood(int argc, char **argv)
         {
             const double mean = sum / a.n;
             const double sem = a.n > 1 ? sqrt(fmax(sq / a.n - mean * mean, 0) / (a.n - 1)) : NAN;
-            printf("bpd %.4f +- %.4f (mean +- standard error of %lld images; min %.4f, max %.4f)\n",
-                   mean, sem, (long long)a.n, lo, hi);
+            if (a.n == 1)
+                printf("bpd %.4f (1 image)\n", mean);
+            else
+                printf("bpd %.4f +- %.4f (mean +- standard error of %lld images; min %.4f, "
+                       "max %.4f)\n", mean, sem, (long long)a.n, lo, hi);
         }
         if (!a.quiet)
             fprintf(stderr, "clsde " CMD ": %lld images in %.1f s (%.2f s/image), NFE %d..%d "

@@ -13,6 +13,7 @@ test_name=likelihood_cli
 export CLSDE_CACHE_DIR="$tmp/cache"
 convert_fixture vp_ddpmpp
 convert_fixture ve_ncsnpp_skip_mnist
+convert_fixture ve_ncsnpp_cifar
 vp="$tmp/vp_ddpmpp.safetensors"
 ve="$tmp/ve_ncsnpp_skip_mnist.safetensors"
 pass=0
@@ -62,10 +63,11 @@ expect 2 "give exactly one of --data and --input" -- likelihood --model "$vp"
 expect 2 "give exactly one of --data and --input" -- likelihood --model "$vp" --data mnist --input "$tmp/vp.safetensors"
 expect 2 "--probe 'cauchy' must be rademacher or gaussian" -- likelihood --model "$vp" --input "$tmp/vp.safetensors" --probe cauchy
 expect 2 "--eps '1' must be in (0, 1)" -- likelihood --model "$vp" --input "$tmp/vp.safetensors" --eps 1
-expect 2 "--data 'cifar' must be mnist or fashion-mnist" -- likelihood --model "$vp" --data cifar
+expect 2 "--data 'cifar' must be mnist, fashion-mnist or cifar10" -- likelihood --model "$vp" --data cifar
 expect 2 "the model takes F32 or U8 [N,3,16,16]" -- likelihood --model "$vp" --input "$tmp/ve.safetensors"
 expect 2 "images 2..5 asked" -- likelihood --model "$vp" --input "$tmp/vp.safetensors" --first 2 -n 4
-expect 2 "is grey; the model takes 3 channels" -- likelihood --model "$vp" --data mnist
+expect 2 "--data mnist is grey; the model takes 3x16x16" -- likelihood --model "$vp" --data mnist
+expect 2 "--data cifar10 is 3x32x32; the model takes 3x16x16" -- likelihood --model "$vp" --data cifar10
 expect 2 "is outside [0, 1]" -- likelihood --model "$vp" --input "$tmp/raw.safetensors"
 
 tol="--rtol 1e-3 --atol 1e-3" # loose: the random networks' ODEs stay short
@@ -83,6 +85,14 @@ check "another seed moves the estimate" sh -c "grep '^[0-9]' '$tmp/d.csv' > '$tm
 # the VE model on its own samples (continuous VE, 1x28x28), Gaussian probes, reference batching
 expect 0 "(mean +- standard error of 2 images" -- likelihood --model "$ve" --input "$tmp/ve.safetensors" $tol \
     --probe gaussian --reference-batching
+
+# CIFAR-10's exact-pixel test subset through a 3x32x32 model (skipped without the data)
+if [ -f "$root/../shared/data/cifar10-subset-lossless/cifar10_batch_50.png" ]; then
+    expect 0 "(1 image)" -- likelihood --model "$tmp/ve_ncsnpp_cifar.safetensors" --data cifar10 \
+        --first 999 -n 1 $tol
+    expect 2 "images 999..1000 asked, the CIFAR-10 test subset has 1000" -- likelihood \
+        --model "$tmp/ve_ncsnpp_cifar.safetensors" --data cifar10 --first 999 -n 2
+fi
 
 echo "likelihood_cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
