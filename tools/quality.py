@@ -96,6 +96,19 @@ def check_row(rowdir, settings):
         os.replace(path + '.part', path)
 
 
+def lock_pid(path):
+    """The live process holding lock file path, or None (no file, empty, or a dead pid)."""
+    try:
+        with open(path) as f:
+            pid = int(f.read() or 0)
+        if pid > 0:
+            os.kill(pid, 0)
+            return pid
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        pass
+    return None
+
+
 def claim(lockdir, name):
     """A lock file for one chunk, or None if a live process holds it (stale locks are taken)."""
     os.makedirs(lockdir, exist_ok=True)
@@ -104,13 +117,13 @@ def claim(lockdir, name):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            try:
-                with open(path) as f:
-                    os.kill(int(f.read() or 0), 0)
+            if lock_pid(path) is not None:
                 return None
-            except (ProcessLookupError, ValueError):
+            try:
                 os.unlink(path)
-                continue
+            except FileNotFoundError:
+                pass
+            continue
         os.write(fd, str(os.getpid()).encode())
         os.close(fd)
         return path
@@ -122,8 +135,18 @@ def chunk_path(rowdir, first, cnt):
 
 
 def draw(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log):
-    """Draw the missing chunks of images 0..n-1 that no other worker holds."""
+    """Draw the missing chunks of images 0..n-1 that no other worker holds; passes again
+    while a chunk that was locked when passed has lost its worker since (killed: its lock
+    is taken over). Chunks whose worker is alive are left to it."""
+    while draw_pass(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log):
+        pass
+
+
+def draw_pass(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log):
+    """One pass over the chunks; True when a chunk skipped as locked is still missing and
+    its worker has died since."""
     os.makedirs(tmpdir, exist_ok=True)
+    skipped = []
     for first in range(0, n, chunk):
         cnt = min(chunk, n - first)
         out = chunk_path(rowdir, first, cnt)
@@ -131,6 +154,7 @@ def draw(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log):
             continue
         lock = claim(os.path.join(tmpdir, 'locks'), os.path.basename(out))
         if lock is None:
+            skipped.append(out)
             continue
         try:
             if os.path.exists(out):
@@ -153,6 +177,13 @@ def draw(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log):
             log('%s: images %d..%d in %.1f s' % (rowdir, first, first + cnt - 1, dt))
         finally:
             os.unlink(lock)
+    return any(not os.path.exists(out) and not held(tmpdir, os.path.basename(out))
+               for out in skipped)
+
+
+def held(tmpdir, name):
+    """Whether a live process holds the chunk's lock."""
+    return lock_pid(os.path.join(tmpdir, 'locks', name + '.lock')) is not None
 
 
 def draw_nll(clsde, model, data, rowdir, tmpdir, n, chunk, seed, log):
