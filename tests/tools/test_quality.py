@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""Tests for tools/quality.py's chunk bookkeeping (unittest): lock files (claim, stale and
+empty locks), drawing chunks through a stand-in for `clsde sample`, the row.json guard, a
+second pass over a chunk whose worker died, and gathering a partial row.
+
+Run: /usr/bin/python3 tests/tools/test_quality.py   (needs numpy; a few seconds)
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOOLS = os.path.join(ROOT, "tools")
+sys.path.insert(0, TOOLS)
+import quality  # noqa: E402
+
+# A stand-in for `clsde sample`: images k of the call get the value k / 1000 (so chunks can
+# be checked), written as --raw safetensors 'x' [n, 1, 4, 4].
+FAKE = """#!%s
+import sys
+sys.path.insert(0, %r)
+import numpy as np
+import clsde_safetensors as st
+a = sys.argv[1:]
+first, n, raw = int(a[a.index('--first') + 1]), int(a[a.index('-n') + 1]), a[a.index('--raw') + 1]
+x = np.zeros((n, 1, 4, 4), np.float32) + (first + np.arange(n, dtype=np.float32))[:, None, None, None] / 1000
+st.save(raw, [('x', x)])
+""" % (sys.executable, TOOLS)
+
+
+def dead_pid():
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+class Locks(unittest.TestCase):
+    def test_claim_held_stale_empty(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = quality.claim(d, "c")
+            self.assertTrue(path and os.path.exists(path))
+            self.assertIsNone(quality.claim(d, "c"))  # held by this (live) process
+            self.assertEqual(quality.lock_pid(path), os.getpid())
+            with open(path, "w") as f:
+                f.write(str(dead_pid()))
+            self.assertIsNone(quality.lock_pid(path))
+            self.assertEqual(quality.claim(d, "c"), path)  # stale: taken over
+            with open(path, "w"):
+                pass  # empty: a worker killed between creating and writing it
+            self.assertEqual(quality.claim(d, "c"), path)
+
+
+class Drawing(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = self.tmp.name
+        self.fake = os.path.join(self.d, "clsde")
+        with open(self.fake, "w") as f:
+            f.write(FAKE)
+        os.chmod(self.fake, 0o755)
+        self.row = os.path.join(self.d, "state", "pc")
+        self.work = os.path.join(self.d, "work")
+        self.log = []
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def draw(self, n=5, chunk=2):
+        quality.draw(self.fake, "m.safetensors", [], self.row, self.work, n, chunk, 1,
+                     self.log.append)
+
+    def test_chunks_and_gather(self):
+        os.makedirs(self.row)
+        self.draw()
+        self.assertEqual(sorted(f for f in os.listdir(self.row)),
+                         ["chunk_000000_2.npz", "chunk_000002_2.npz", "chunk_000004_1.npz"])
+        x, seconds, threads = quality.gather(self.row, 5, 2, False)
+        self.assertEqual(x.dtype, np.uint8)
+        # image k: floor(255 * k / 1000) as evaluate.to_uint8
+        np.testing.assert_array_equal(x[:, 0, 0, 0], np.floor(255 * np.arange(5) / 1000.0))
+        self.assertGreater(seconds, 0)
+        self.assertEqual(len(self.log), 3)
+        self.draw()  # nothing left to draw
+        self.assertEqual(len(self.log), 3)
+
+    def test_partial_stops_at_a_hole(self):
+        os.makedirs(self.row)
+        self.draw()
+        os.unlink(os.path.join(self.row, "chunk_000002_2.npz"))
+        x, _, _ = quality.gather(self.row, 5, 2, True)
+        self.assertEqual(len(x), 2)
+        with self.assertRaises(SystemExit):
+            quality.gather(self.row, 5, 2, False)
+
+    def test_dead_worker_chunk_drawn_on_a_second_pass(self):
+        os.makedirs(self.row)
+        locks = os.path.join(self.work, "locks")
+        os.makedirs(locks)
+        # chunk 2 "held" by this live process while the pass goes by: skipped ...
+        lock = os.path.join(locks, "chunk_000002_2.npz.lock")
+        with open(lock, "w") as f:
+            f.write(str(os.getpid()))
+        self.assertFalse(quality.draw_pass(self.fake, "m", [], self.row, self.work, 5, 2, 1,
+                                           self.log.append))
+        self.assertFalse(os.path.exists(os.path.join(self.row, "chunk_000002_2.npz")))
+        # ... then its worker dies: the next draw takes it over
+        with open(lock, "w") as f:
+            f.write(str(dead_pid()))
+        self.draw()
+        self.assertTrue(os.path.exists(os.path.join(self.row, "chunk_000002_2.npz")))
+
+    def test_row_json_guard(self):
+        settings = {"model": "m", "sample_args": ["--steps", "250"], "seed": 1, "chunk": 64}
+        quality.check_row(self.row, settings)
+        with open(os.path.join(self.row, "row.json")) as f:
+            self.assertEqual(json.load(f), settings)
+        quality.check_row(self.row, dict(settings))  # same settings: fine
+        with self.assertRaises(SystemExit):
+            quality.check_row(self.row, dict(settings, seed=2))
+
+
+if __name__ == "__main__":
+    unittest.main()
