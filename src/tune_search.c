@@ -684,10 +684,11 @@ static clsde_status tune_class(clsde_context *ctx, const clsde_conv2d_params *p,
         SAY("    clblast: %.3f ms (%.2fx the defaults)\n", ms, ms > 0 ? r->default_ms / ms : 0);
     }
 
-    /* 3. the caller's tilings, then a hill climb: run an unseen neighbour of the current
-     * tiling, move when it wins a duel against it; once every neighbour has run, random
-     * points of the grid, climbing on from any that wins. */
-    while (clsde_now() - t0 < budget && v->n < 512 && misses < 200) {
+    /* 3. the caller's tilings (all of them, whatever the budget: they were asked for by
+     * name), then a hill climb: run an unseen neighbour of the current tiling, move when it
+     * wins a duel against it; once every neighbour has run, random points of the grid,
+     * climbing on from any that wins. */
+    while (extra < set->n_extra || (clsde_now() - t0 < budget && v->n < 512 && misses < 200)) {
         if (extra < set->n_extra) {
             cand = set->extra[extra++];
             if (cand.path == CLSDE_CONV2D_CLBLAST) continue; /* timed in step 2 */
