@@ -28,6 +28,7 @@ settings stops rather than mixing chunks. Several workers may run at once (one p
       --n 10000 [--rows pc,pc_n4,ode,untrained] [--draw-only] [--partial]
   --draw-only   draw the missing chunks, print nothing (a background worker)
   --partial     score each row on the chunks drawn so far (its image count is printed)
+  --score-only  draw nothing, score what is there (while workers run)
 """
 import argparse
 import hashlib
@@ -276,7 +277,14 @@ def main():
     p.add_argument('--draw-only', action='store_true', help='draw missing chunks, no table')
     p.add_argument('--partial', action='store_true',
                    help='score the chunks drawn so far instead of requiring all --n images')
+    p.add_argument('--score-only', action='store_true',
+                   help='draw nothing: score the chunks there are (implies --partial), e.g. '
+                        'while workers run')
     args = p.parse_args()
+    if args.score_only:
+        if args.draw_only:
+            p.error('--score-only and --draw-only exclude each other')
+        args.partial = True
 
     def log(msg):
         print('quality.py: %s' % msg, file=sys.stderr, flush=True)
@@ -304,8 +312,10 @@ def main():
             check_row(rowdir, {'model': os.path.basename(args.model),
                                'model_sha256': sha256(args.model), 'data': args.data,
                                'seed': args.seed, 'chunk': args.nll_chunk})
-            draw_nll(args.clsde, args.model, args.data, rowdir, os.path.join(args.workdir, r),
-                     args.nll_n, args.nll_chunk, args.seed, log)
+            if not args.score_only:
+                draw_nll(args.clsde, args.model, args.data, rowdir,
+                         os.path.join(args.workdir, r), args.nll_n, args.nll_chunk, args.seed,
+                         log)
             if not args.draw_only:
                 bpd, sec = gather_nll(rowdir, args.nll_n, args.nll_chunk, args.partial)
                 if len(bpd):
@@ -314,13 +324,17 @@ def main():
                            if len(bpd) > 1 else float('nan')}
             continue
         model, extra, label = settings[r]
+        rowdir = os.path.join(state, r)
+        if args.score_only and not os.path.isdir(rowdir):
+            log('%s: no chunks yet' % r)
+            continue
         if model is None:
             model = untrained_model(args.model, args.workdir)
-        rowdir = os.path.join(state, r)
         check_row(rowdir, {'model': os.path.basename(model), 'model_sha256': sha256(model),
                            'sample_args': extra, 'seed': args.seed, 'chunk': args.chunk})
-        draw(args.clsde, model, extra, rowdir, os.path.join(args.workdir, r), args.n, args.chunk,
-             args.seed, log)
+        if not args.score_only:
+            draw(args.clsde, model, extra, rowdir, os.path.join(args.workdir, r), args.n,
+                 args.chunk, args.seed, log)
         if args.draw_only:
             continue
         x, sec, threads = gather(rowdir, args.n, args.chunk, args.partial)
