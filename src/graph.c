@@ -171,6 +171,20 @@ static int64_t weight_count(const clsde_graph *g, int32_t w)
     return w >= 0 && w < g->n_weights ? g->weights[w].count : -1;
 }
 
+/* A convolution's residual input (res < 0: none) must have the output's shape; 0 after
+ * recording the error. */
+static int residual_fits(clsde_graph *g, const char *name, int32_t res, int32_t n,
+                         int32_t c_out, int32_t oh, int32_t ow)
+{
+    const int32_t *rs;
+    if (res < 0) return 1;
+    rs = shape_of(g, res);
+    if (rs[0] == n && rs[1] == c_out && rs[2] == oh && rs[3] == ow) return 1;
+    clsde_graph_fail(g, CLSDE_ERR_FORMAT, "%s: residual is %dx%dx%dx%d, the convolution gives "
+                     "%dx%dx%dx%d", name, rs[0], rs[1], rs[2], rs[3], n, c_out, oh, ow);
+    return 0;
+}
+
 int32_t clsde_graph_input(clsde_graph *g, const char *name, int32_t n, int32_t c, int32_t h,
                           int32_t w)
 {
@@ -243,13 +257,7 @@ int32_t clsde_graph_conv2d(clsde_graph *g, const char *name, int32_t x, int32_t 
                                     "expected %dx%dx1x1", name, cs[0], cs[1], cs[2], cs[3],
                                     p->n, c_out);
     }
-    if (conv->res >= 0) {
-        const int32_t *rs = shape_of(g, conv->res);
-        if (rs[0] != p->n || rs[1] != c_out || rs[2] != oh || rs[3] != ow)
-            return clsde_graph_fail(g, CLSDE_ERR_FORMAT, "%s: residual is %dx%dx%dx%d, the "
-                                    "convolution gives %dx%dx%dx%d", name, rs[0], rs[1], rs[2],
-                                    rs[3], p->n, c_out, oh, ow);
-    }
+    if (!residual_fits(g, name, conv->res, p->n, c_out, oh, ow)) return -1;
     nd->w[0] = w;
     nd->w[1] = b;
     set_shape(nd, p->n, c_out, oh, ow);
@@ -284,13 +292,7 @@ int32_t clsde_graph_conv_down_fir(clsde_graph *g, const char *name, int32_t x, i
     if (oh <= 0 || ow <= 0)
         return clsde_graph_fail(g, CLSDE_ERR_ARG, "%s: input %dx%d is too small for the FIR "
                                 "conv-downsample (needs 2x2)", name, p->h, p->w);
-    if (res >= 0) {
-        const int32_t *rs = shape_of(g, res);
-        if (rs[0] != p->n || rs[1] != c_out || rs[2] != oh || rs[3] != ow)
-            return clsde_graph_fail(g, CLSDE_ERR_FORMAT, "%s: residual is %dx%dx%dx%d, the "
-                                    "convolution gives %dx%dx%dx%d", name, rs[0], rs[1], rs[2],
-                                    rs[3], p->n, c_out, oh, ow);
-    }
+    if (!residual_fits(g, name, res, p->n, c_out, oh, ow)) return -1;
     nd->w[0] = w;
     nd->w[1] = b;
     set_shape(nd, p->n, c_out, oh, ow);

@@ -150,6 +150,29 @@ static void test_sticky_errors(void **state)
     assert_non_null(strstr(clsde_last_error(NULL), "cannot concatenate 1x4x8x8 and 1x4x4x4"));
     assert_int_equal(clsde_graph_downsample_avg(g, "m", -1), -1);
     clsde_graph_destroy(g);
+
+    /* a residual that is not the convolution's output shape (conv2d and the FIR
+     * conv-downsample share the check): 8x8 for a stride-2 output of 4x4 and vice versa */
+    for (int fir = 0; fir < 2; fir++) {
+        assert_int_equal(clsde_graph_create(NULL, &g), CLSDE_OK);
+        const int32_t wr = clsde_graph_weight(g, "r.weight", zeros, 8 * 4 * 9,
+                                              CLSDE_WEIGHT_COPY, 0, 0);
+        const int32_t xr = clsde_graph_input(g, "x", 1, 4, 8, 8);
+        const int32_t rr = clsde_graph_input(g, "res", 1, 8, fir ? 8 : 4, fir ? 8 : 4);
+        clsde_graph_conv cr = clsde_graph_conv_same(3);
+        int32_t id;
+        cr.res = rr;
+        id = fir ? clsde_graph_conv_down_fir(g, "all_modules.5.Conv_0", xr, wr, -1, 8, rr, 1.0f)
+                 : clsde_graph_conv2d(g, "all_modules.5.Conv_0", xr, wr, -1, 8, 3, &cr);
+        assert_int_equal(id, -1);
+        assert_int_equal(clsde_graph_status(g), CLSDE_ERR_FORMAT);
+        assert_non_null(strstr(clsde_last_error(NULL),
+                               fir ? "all_modules.5.Conv_0: residual is 1x8x8x8, the "
+                                     "convolution gives 1x8x4x4"
+                                   : "all_modules.5.Conv_0: residual is 1x8x4x4, the "
+                                     "convolution gives 1x8x8x8"));
+        clsde_graph_destroy(g);
+    }
     (void)a;
     (void)b;
 }
