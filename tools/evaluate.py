@@ -22,7 +22,6 @@ import os
 import sys
 
 import numpy as np
-from scipy import linalg
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -193,6 +192,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
     finite (a near-singular product, e.g. dead ReLU units), retry with eps added to both
     diagonals; a complex result must have |imag| <= 1e-3 on the diagonal, and only the real
     part is kept. May come out slightly negative (~ -1e-10) for identical statistics."""
+    from scipy import linalg  # here, so that reading samples needs numpy only
     mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
     sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
     diff = mu1 - mu2
