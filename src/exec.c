@@ -133,10 +133,13 @@ fail:
 void clsde_exec_destroy(clsde_exec *e)
 {
     if (!e) return;
+    /* Sub-buffers go in the reverse order of their creation: NVIDIA's driver (580.159, H200)
+     * crashed in clReleaseMemObject when the arena's overlapping sub-buffers were released
+     * first to last, and runs clean last to first. */
     if (e->own)
-        for (int32_t i = 0; i < e->g->n_nodes; i++) clsde_buffer_release(e->own[i]);
+        for (int32_t i = e->g->n_nodes - 1; i >= 0; i--) clsde_buffer_release(e->own[i]);
     if (e->wmem)
-        for (int32_t i = 0; i < e->g->n_weights; i++) clsde_buffer_release(e->wmem[i]);
+        for (int32_t i = e->g->n_weights - 1; i >= 0; i--) clsde_buffer_release(e->wmem[i]);
     for (int32_t i = 0; i < e->n_wbuf; i++) clsde_buffer_release(e->wbuf[i]);
     clsde_buffer_release(e->arena);
     free(e->own);

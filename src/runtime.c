@@ -281,6 +281,12 @@ clsde_status clsde_context_create(const clsde_context_params *params, clsde_cont
     clGetDeviceInfo(ctx->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits,
                     NULL);
     ctx->mem_base_align_bytes = align_bits >= 8 ? align_bits / 8 : 128;
+    {
+        cl_device_fp_config fp = 0;
+        if (clGetDeviceInfo(ctx->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) ==
+            CL_SUCCESS)
+            ctx->fp32_exact_div_sqrt = (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
+    }
 
     ctx->cl = clCreateContext(NULL, 1, &ctx->device, NULL, NULL, &e);
     if (e != CL_SUCCESS) {

@@ -23,6 +23,8 @@ struct clsde_context {
     cl_command_queue queue;
     clsde_device_info info;
     cl_uint mem_base_align_bytes; /* CL_DEVICE_MEM_BASE_ADDR_ALIGN / 8: sub-buffer alignment */
+    int fp32_exact_div_sqrt;      /* CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT: programs get
+                                     -cl-fp32-correctly-rounded-divide-sqrt (program.c) */
 
     char cache_dir[CLSDE_PATH_MAX]; /* "" when the cache is off */
     int cache_warned;               /* the cache problem was already logged once */

@@ -155,7 +155,8 @@ static clsde_status alloc(pc_run *r)
 static void release(pc_run *r)
 {
     if (r->slot)
-        for (int32_t i = 0; i < r->n_slots; i++) clsde_buffer_release(r->slot[i]);
+        for (int32_t i = r->n_slots - 1; i >= 0; i--) /* last first, as exec.c */
+            clsde_buffer_release(r->slot[i]);
     clsde_buffer_release(r->norms);
     clsde_buffer_release(r->x), clsde_buffer_release(r->xm);
     clsde_buffer_release(r->s), clsde_buffer_release(r->z);
