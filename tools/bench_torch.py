@@ -12,6 +12,8 @@ in __metadata__.config), so the C engine and PyTorch can run identical weights.
 
   bench_torch.py cifar10_ddpmpp_continuous --batch 1,8 --threads 2
   bench_torch.py --weights models/ddpmpp_s_mnist.safetensors --batch 64
+  bench_torch.py --weights M --batch 64 --device cuda   (GPU: float32, TF32 off, timed with
+                  torch.cuda.synchronize(); peak_rss_mb is then the GPU's peak allocation)
 """
 import argparse
 import json
@@ -110,7 +112,15 @@ def main():
     p.add_argument('--repeat', type=int, default=5, help='timed forwards per batch (default 5)')
     p.add_argument('--warmup', type=int, default=3, help='untimed forwards first (default 3)')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--device', default='cpu', help="torch device (default cpu; 'cuda')")
     args = p.parse_args()
+    dev = torch.device(args.device)
+    cuda = dev.type == 'cuda'
+    if cuda:
+        # plain float32 arithmetic, as clsde's kernels: no TF32 tensor-core shortcuts
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
 
@@ -129,6 +139,7 @@ def main():
     model = torch_ncsnpp.create_model(config).eval()
     if args.weights:
         load_model_file(model, args.weights)
+    model = model.to(dev)
     sde = torch_ncsnpp.SDE(config) if 'training' in config else None
     d = config['data']
     for b in [int(s) for s in args.batch.split(',')]:
@@ -136,16 +147,25 @@ def main():
         x = torch.randn(b, d['num_channels'], d['image_size'], d['image_size'], generator=g)
         t = torch.rand(b, generator=g) * (1. - 1e-3) + 1e-3
         label = sde.label(t) if sde else t * 999
+        x, label = x.to(dev), label.to(dev)
         times = []
         with torch.no_grad():
             for i in range(args.warmup + args.repeat):
+                if cuda:
+                    torch.cuda.synchronize()
                 t0 = time.perf_counter()
                 model(x, label)
+                if cuda:
+                    torch.cuda.synchronize()
                 if i >= args.warmup:
                     times.append((time.perf_counter() - t0) * 1e3)
-        print(json.dumps({'model': name, 'batch': b, 'ms': round(statistics.median(times), 3),
-                          'peak_rss_mb': round(peak_rss_mb(), 1), 'threads': args.threads,
-                          'min_ms': round(min(times), 3)}), flush=True)
+        row = {'model': name, 'batch': b, 'ms': round(statistics.median(times), 3),
+               'peak_rss_mb': round(peak_rss_mb(), 1), 'threads': args.threads,
+               'min_ms': round(min(times), 3)}
+        if cuda:
+            row.update(device=torch.cuda.get_device_name(dev),
+                       peak_gpu_mb=round(torch.cuda.max_memory_allocated(dev) / 2**20, 1))
+        print(json.dumps(row), flush=True)
 
 
 if __name__ == '__main__':
