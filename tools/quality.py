@@ -30,6 +30,7 @@ settings stops rather than mixing chunks. Several workers may run at once (one p
   --draw-only   draw the missing chunks, print nothing (a background worker)
   --partial     score each row on the chunks drawn so far (its image count is printed)
   --score-only  draw nothing, score what is there (while workers run)
+  --group K     draw K consecutive chunks per clsde run, as one batch (a GPU worker)
 """
 import argparse
 import hashlib
@@ -136,51 +137,83 @@ def chunk_path(rowdir, first, cnt):
     return os.path.join(rowdir, 'chunk_%06d_%d.npz' % (first, cnt))
 
 
-def draw(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log):
+def draw(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log, group=1):
     """Draw the missing chunks of images 0..n-1 that no other worker holds; passes again
     while a chunk that was locked when passed has lost its worker since (killed: its lock
-    is taken over). Chunks whose worker is alive are left to it."""
-    while draw_pass(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log):
+    is taken over). Chunks whose worker is alive are left to it. With group > 1, up to
+    group consecutive chunks are drawn by one `clsde sample` run (one batch: a GPU wants
+    large batches) and kept as separate chunk files, the same images as chunk by chunk."""
+    while draw_pass(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log, group):
         pass
 
 
-def draw_pass(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log):
+def draw_pass(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log, group=1):
     """One pass over the chunks; True when a chunk skipped as locked is still missing and
     its worker has died since."""
     os.makedirs(tmpdir, exist_ok=True)
     skipped = []
-    for first in range(0, n, chunk):
-        cnt = min(chunk, n - first)
-        out = chunk_path(rowdir, first, cnt)
-        if os.path.exists(out):
-            continue
-        lock = claim(os.path.join(tmpdir, 'locks'), os.path.basename(out))
-        if lock is None:
-            skipped.append(out)
-            continue
-        try:
+    firsts = list(range(0, n, chunk))
+    for g in range(0, len(firsts), group):
+        locks = []  # (first, count, out, lock) of the chunks this worker claimed, in order
+        for first in firsts[g:g + group]:
+            cnt = min(chunk, n - first)
+            out = chunk_path(rowdir, first, cnt)
             if os.path.exists(out):
                 continue
-            raw = os.path.join(tmpdir, 'chunk_%06d_%d.safetensors' % (first, cnt))
-            cmd = [clsde, 'sample', '--model', model, '--seed', str(seed), '--first', str(first),
-                   '-n', str(cnt), '--batch', str(cnt), '--raw', raw,
-                   '-o', os.path.join(tmpdir, 'chunk_%06d.png' % first), '--quiet'] + args_row
-            t0 = time.perf_counter()
-            subprocess.run(cmd, check=True)
-            dt = time.perf_counter() - t0
-            tensors, _ = st.load(raw)
-            x = evmod.to_uint8(tensors['x'])
-            with open(out + '.part', 'wb') as f:
-                np.savez_compressed(f, x=x, seconds=np.float64(dt),
+            lock = claim(os.path.join(tmpdir, 'locks'), os.path.basename(out))
+            if lock is None:
+                skipped.append(out)
+            elif os.path.exists(out):
+                os.unlink(lock)
+            else:
+                locks.append((first, cnt, out, lock))
+        try:
+            # one clsde run per stretch of consecutive claimed chunks
+            while locks:
+                run = [locks.pop(0)]
+                while locks and locks[0][0] == run[-1][0] + run[-1][1]:
+                    run.append(locks.pop(0))
+                draw_run(clsde, model, args_row, tmpdir, seed, run, log)
+                for _, _, _, lock in run:
+                    os.unlink(lock)
+        finally:
+            for _, _, _, lock in locks:
+                os.unlink(lock)
+    return any(not os.path.exists(out) and not held(tmpdir, os.path.basename(out))
+               for out in skipped)
+
+
+def draw_run(clsde, model, args_row, tmpdir, seed, run, log):
+    """Images run[0].first .. run[-1].first + count - 1 in one `clsde sample` batch, kept as
+    one chunk file per entry of run (first, count, path, lock); on failure the locks of run
+    are released and the error goes up."""
+    first, total = run[0][0], sum(c for _, c, _, _ in run)
+    try:
+        raw = os.path.join(tmpdir, 'chunk_%06d_%d.safetensors' % (first, total))
+        cmd = [clsde, 'sample', '--model', model, '--seed', str(seed), '--first', str(first),
+               '-n', str(total), '--batch', str(total), '--raw', raw,
+               '-o', os.path.join(tmpdir, 'chunk_%06d.png' % first), '--quiet'] + args_row
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        dt = time.perf_counter() - t0
+        tensors, _ = st.load(raw)
+        x = evmod.to_uint8(tensors['x'])
+        for f, cnt, out, _ in run:
+            with open(out + '.part', 'wb') as fh:
+                # seconds: this chunk's share of the run's wall time
+                np.savez_compressed(fh, x=x[f - first:f - first + cnt],
+                                    seconds=np.float64(dt * cnt / total),
                                     threads=np.int64(os.environ.get('POCL_MAX_PTHREAD_COUNT',
                                                                     0)))
             os.replace(out + '.part', out)
-            os.unlink(raw)
-            log('%s: images %d..%d in %.1f s' % (rowdir, first, first + cnt - 1, dt))
-        finally:
-            os.unlink(lock)
-    return any(not os.path.exists(out) and not held(tmpdir, os.path.basename(out))
-               for out in skipped)
+        os.unlink(raw)
+        log('%s: images %d..%d in %.1f s' % (os.path.dirname(run[0][2]), first,
+                                               first + total - 1, dt))
+    except BaseException:
+        for _, _, _, lock in run:
+            if os.path.exists(lock):
+                os.unlink(lock)
+        raise
 
 
 def held(tmpdir, name):
@@ -266,7 +299,10 @@ def main():
     p.add_argument('--model', required=True)
     p.add_argument('--data', required=True)
     p.add_argument('--n', type=int, default=512, help='images per row (default 512)')
-    p.add_argument('--chunk', type=int, default=64, help='images per clsde run (default 64)')
+    p.add_argument('--chunk', type=int, default=64, help='images per chunk file (default 64)')
+    p.add_argument('--group', type=int, default=1,
+                   help='chunks drawn together by one clsde run as one batch (default 1; '
+                        'a GPU wants more)')
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--rows', default=','.join(ROWS))
     p.add_argument('--nll-n', type=int, default=256, help='test images for the NLL (256)')
@@ -282,6 +318,8 @@ def main():
                    help='draw nothing: score the chunks there are (implies --partial), e.g. '
                         'while workers run')
     args = p.parse_args()
+    if args.chunk < 1 or args.group < 1:
+        p.error('--chunk and --group must be at least 1')
     if args.score_only:
         if args.draw_only:
             p.error('--score-only and --draw-only exclude each other')
@@ -335,7 +373,7 @@ def main():
                            'sample_args': extra, 'seed': args.seed, 'chunk': args.chunk})
         if not args.score_only:
             draw(args.clsde, model, extra, rowdir, os.path.join(args.workdir, r), args.n,
-                 args.chunk, args.seed, log)
+                 args.chunk, args.seed, log, args.group)
         if args.draw_only:
             continue
         x, sec, threads = gather(rowdir, args.n, args.chunk, args.partial)

@@ -115,6 +115,30 @@ class Drawing(unittest.TestCase):
         self.draw()
         self.assertTrue(os.path.exists(os.path.join(self.row, "chunk_000002_2.npz")))
 
+    def test_group_draws_consecutive_chunks_in_one_run(self):
+        # chunks of 2 over 7 images, 3 chunks per run
+        os.makedirs(self.row)
+        quality.draw(self.fake, "m", [], self.row, self.work, 7, 2, 1, self.log.append, 3)
+        self.assertEqual(sorted(os.listdir(self.row)),
+                         ["chunk_000000_2.npz", "chunk_000002_2.npz", "chunk_000004_2.npz",
+                          "chunk_000006_1.npz"])
+        self.assertEqual(len(self.log), 2)
+        self.assertIn("images 0..5", self.log[0])
+        self.assertIn("images 6..6", self.log[1])
+        x, _, _ = quality.gather(self.row, 7, 2, False)
+        np.testing.assert_array_equal(x[:, 0, 0, 0], np.floor(255 * np.arange(7) / 1000.0))
+        # a group with a chunk already there (another worker's) splits around it
+        for c in ("chunk_000000_2.npz", "chunk_000004_2.npz"):
+            os.unlink(os.path.join(self.row, c))
+        self.log.clear()
+        quality.draw(self.fake, "m", [], self.row, self.work, 7, 2, 1, self.log.append, 3)
+        self.assertEqual(len(self.log), 2)
+        self.assertIn("images 0..1", self.log[0])
+        self.assertIn("images 4..5", self.log[1])
+        y, _, _ = quality.gather(self.row, 7, 2, False)
+        np.testing.assert_array_equal(x, y)
+        self.assertEqual(os.listdir(os.path.join(self.work, "locks")), [])
+
     def test_row_json_guard(self):
         settings = {"model": "m", "sample_args": ["--steps", "250"], "seed": 1, "chunk": 64}
         quality.check_row(self.row, settings)
