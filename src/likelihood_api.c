@@ -95,25 +95,18 @@ clsde_status clsde_likelihood_run(clsde_context *ctx, clsde_model *model,
 {
     clsde_status st = CLSDE_OK;
     clsde_sample_stats acc;
-    clsde_sde sde;
-    clsde_net *net = NULL;
-    clsde_net_score *ns = NULL;
+    clsde_run_net rn;
     clsde_progress pr;
     clsde_probe probe = CLSDE_PROBE_RADEMACHER;
     clsde_ode_opts o;
     double *x0 = NULL, *zd = NULL, *delta = NULL;
     int32_t B, D, per_call;
     const double t0 = clsde_now();
-    memset(&sde, 0, sizeof sde);
+    memset(&rn, 0, sizeof rn);
     memset(&acc, 0, sizeof acc);
-    CLSDE_FAIL_IF(!ctx, NULL, CLSDE_ERR_ARG, "clsde_likelihood_run: ctx is NULL");
+    CLSDE_TRY(clsde_run_check(ctx, "clsde_likelihood_run", first_image, count));
     CLSDE_FAIL_IF(!model || !params || !images || !bpd, ctx, CLSDE_ERR_ARG,
                   "clsde_likelihood_run: NULL model, params, images or bpd");
-    CLSDE_FAIL_IF(count < 1, ctx, CLSDE_ERR_ARG, "clsde_likelihood_run: count %d must be >= 1",
-                  (int)count);
-    CLSDE_FAIL_IF(first_image < 0 || first_image + count - 1 > (int64_t)UINT32_MAX, ctx,
-                  CLSDE_ERR_ARG, "images %lld .. %lld: the image index must stay below 2^32",
-                  (long long)first_image, (long long)(first_image + count - 1));
     CLSDE_TRY(check_params(ctx, &model->cfg, params, &probe));
     B = params->batch < count ? params->batch : count;
     D = model->cfg.num_channels * model->cfg.image_size * model->cfg.image_size;
@@ -122,10 +115,7 @@ clsde_status clsde_likelihood_run(clsde_context *ctx, clsde_model *model,
     delta = malloc((size_t)count * sizeof *delta);
     CLSDE_GOTO_IF(!x0 || !zd || !delta, ctx, CLSDE_ERR_NOMEM, "likelihood: out of memory");
     CLSDE_TRY_GOTO(to_model_space(ctx, &model->cfg, params, first_image, count, D, images, x0));
-    CLSDE_TRY_GOTO(clsde_sampler_check_memory(ctx, model, 1, 1, B));
-    CLSDE_TRY_GOTO(clsde_sampler_sde_for(ctx, &model->cfg, model->cfg.num_scales, &sde));
-    CLSDE_TRY_GOTO(clsde_net_create_jvp(ctx, model, B, &net));
-    CLSDE_TRY_GOTO(clsde_net_score_create(ctx, net, &ns));
+    CLSDE_TRY_GOTO(clsde_run_net_create(ctx, model, 1, 1, B, model->cfg.num_scales, &rn));
 
     memset(&o, 0, sizeof o);
     o.rtol = params->rtol, o.atol = params->atol;
@@ -140,8 +130,8 @@ clsde_status clsde_likelihood_run(clsde_context *ctx, clsde_model *model,
         const int32_t n = count - c0 < per_call ? count - c0 : per_call;
         clsde_sample_stats one;
         pr.base = c0 / B * 1000;
-        CLSDE_TRY_GOTO(clsde_ode_likelihood(ctx, &sde, clsde_net_score_fn(ns), &o, params->eps,
-                                            probe, &pr, first_image + c0, n,
+        CLSDE_TRY_GOTO(clsde_ode_likelihood(ctx, &rn.sde, clsde_net_score_fn(rn.ns), &o,
+                                            params->eps, probe, &pr, first_image + c0, n,
                                             x0 + (size_t)c0 * D, zd + (size_t)c0 * D,
                                             delta + c0, &one));
         clsde_sample_stats_add(&acc, &one);
@@ -149,7 +139,7 @@ clsde_status clsde_likelihood_run(clsde_context *ctx, clsde_model *model,
     }
     {
         /* §6.3: log p_T(z) of the prior N(0, sigma^2 I); offset = 7 - inverse_scaler(-1) */
-        const double sig = clsde_sde_prior_std(&sde);
+        const double sig = clsde_sde_prior_std(&rn.sde);
         const double offset = model->cfg.centered ? 7.0 : 8.0;
         for (int32_t b = 0; b < count; b++) {
             const double *zb = zd + (size_t)b * D;
@@ -164,9 +154,7 @@ clsde_status clsde_likelihood_run(clsde_context *ctx, clsde_model *model,
     acc.seconds = clsde_now() - t0;
     if (stats) *stats = acc;
 fail:
-    clsde_net_score_destroy(ns);
-    clsde_net_destroy(net);
-    clsde_sde_destroy(&sde);
+    clsde_run_net_destroy(&rn);
     free(x0), free(zd), free(delta);
     return st;
 }

@@ -160,18 +160,6 @@ clsde_status clsde_ode_likelihood(clsde_context *ctx, const clsde_sde *sde,
 
 /* ---- a network as the score function (sampler_api.c) ---- */
 
-/* Compare the device memory a run of batch B needs (weights, network activations from a
- * batch-1 build scaled by B, the sampler's state; ode: the RK45 state; jvp: a JVP network
- * and the likelihood's probe) with the device's limits: CLSDE_ERR_DEVICE_LIMIT saying which
- * limit and "use a smaller batch". */
-clsde_status clsde_sampler_check_memory(clsde_context *ctx, clsde_model *model, int ode, int jvp,
-                                        int32_t B);
-
-/* The SDE of a model's config with n time steps (sampling eps from the config). */
-struct clsde_model_config;
-clsde_status clsde_sampler_sde_for(clsde_context *ctx, const struct clsde_model_config *c,
-                                   int32_t n, clsde_sde *sde);
-
 typedef struct clsde_net_score clsde_net_score;
 
 /* The score function of `net` (not owned; must outlive it): PC evaluations use the model's
@@ -180,6 +168,27 @@ typedef struct clsde_net_score clsde_net_score;
 clsde_status clsde_net_score_create(clsde_context *ctx, clsde_net *net, clsde_net_score **out);
 void clsde_net_score_destroy(clsde_net_score *ns);
 const clsde_score_fn *clsde_net_score_fn(const clsde_net_score *ns);
+
+/* ---- what the run entry points share (clsde_sample_run, clsde_likelihood_run) ---- */
+
+/* ctx is given, count >= 1 and the image indices first .. first + count - 1 stay below 2^32
+ * (the noise is keyed by a 32-bit index); fn names the entry point in messages. */
+clsde_status clsde_run_check(clsde_context *ctx, const char *fn, int64_t first_image,
+                             int32_t count);
+
+/* A run's network: the device-memory check for batch B (weights, activations from a batch-1
+ * build scaled by B, the sampler's state; ode: the RK45 state; jvp: the JVP network and the
+ * likelihood's probe: CLSDE_ERR_DEVICE_LIMIT naming the limit and "use a smaller batch"),
+ * the model's SDE with `steps` time steps, the network at batch B (its JVP build if jvp)
+ * and its score function. Destroy also after a failed create. */
+typedef struct clsde_run_net {
+    clsde_sde sde;
+    clsde_net *net;
+    clsde_net_score *ns;
+} clsde_run_net;
+clsde_status clsde_run_net_create(clsde_context *ctx, clsde_model *model, int ode, int jvp,
+                                  int32_t B, int32_t steps, clsde_run_net *rn);
+void clsde_run_net_destroy(clsde_run_net *rn);
 
 /* ---- the analytic score (tests, benches): cl/analytic_score.cl behind clsde_score_fn ---- */
 

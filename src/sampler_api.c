@@ -251,8 +251,8 @@ static void state_bytes(const clsde_context *ctx, int ode, int64_t B, int64_t D,
 /* Compare the planned memory of batch B with the device. The network's plan comes from a
  * batch-1 build (activations scale with the batch) so that nothing large is allocated
  * before the check. */
-clsde_status clsde_sampler_check_memory(clsde_context *ctx, clsde_model *model, int ode, int jvp,
-                                        int32_t B)
+static clsde_status check_memory(clsde_context *ctx, clsde_model *model, int ode, int jvp,
+                                 int32_t B)
 {
     clsde_net *probe = NULL;
     clsde_net_info ni;
@@ -292,8 +292,9 @@ static void to_enum(const clsde_sample_params *r, clsde_predictor *p, clsde_corr
     *c = (clsde_corrector)lookup(r->corrector, corrector_names, 3);
 }
 
-clsde_status clsde_sampler_sde_for(clsde_context *ctx, const clsde_model_config *c, int32_t n,
-                                   clsde_sde *sde)
+/* The SDE of a model's config with n time steps (sampling eps from the config). */
+static clsde_status sde_for(clsde_context *ctx, const clsde_model_config *c, int32_t n,
+                            clsde_sde *sde)
 {
     clsde_sde_config sc;
     clsde_sde_config_default(&sc, c->sde);
@@ -309,6 +310,36 @@ clsde_status clsde_sampler_sde_for(clsde_context *ctx, const clsde_model_config 
     return CLSDE_OK;
 }
 
+clsde_status clsde_run_check(clsde_context *ctx, const char *fn, int64_t first_image,
+                             int32_t count)
+{
+    CLSDE_FAIL_IF(!ctx, NULL, CLSDE_ERR_ARG, "%s: ctx is NULL", fn);
+    CLSDE_FAIL_IF(count < 1, ctx, CLSDE_ERR_ARG, "%s: count %d must be >= 1", fn, (int)count);
+    CLSDE_FAIL_IF(first_image < 0 || first_image + count - 1 > (int64_t)UINT32_MAX, ctx,
+                  CLSDE_ERR_ARG, "images %lld .. %lld: the image index must stay below 2^32",
+                  (long long)first_image, (long long)(first_image + count - 1));
+    return CLSDE_OK;
+}
+
+clsde_status clsde_run_net_create(clsde_context *ctx, clsde_model *model, int ode, int jvp,
+                                  int32_t B, int32_t steps, clsde_run_net *rn)
+{
+    memset(rn, 0, sizeof *rn);
+    CLSDE_TRY(check_memory(ctx, model, ode, jvp, B));
+    CLSDE_TRY(sde_for(ctx, &model->cfg, steps, &rn->sde));
+    CLSDE_TRY(jvp ? clsde_net_create_jvp(ctx, model, B, &rn->net)
+                  : clsde_net_create(ctx, model, B, &rn->net));
+    return clsde_net_score_create(ctx, rn->net, &rn->ns);
+}
+
+void clsde_run_net_destroy(clsde_run_net *rn)
+{
+    clsde_net_score_destroy(rn->ns);
+    clsde_net_destroy(rn->net);
+    clsde_sde_destroy(&rn->sde);
+    memset(rn, 0, sizeof *rn);
+}
+
 clsde_status clsde_sample_run(clsde_context *ctx, clsde_model *model,
                               const clsde_sample_params *params, int64_t first_image,
                               int32_t count, float *out, clsde_sample_stats *stats)
@@ -316,23 +347,16 @@ clsde_status clsde_sample_run(clsde_context *ctx, clsde_model *model,
     clsde_status st = CLSDE_OK;
     clsde_sample_params r;
     clsde_sample_stats acc;
-    clsde_sde sde;
-    clsde_net *net = NULL;
-    clsde_net_score *ns = NULL;
+    clsde_run_net rn;
     clsde_progress pr;
     int ode;
     int32_t B, D, n_chunks, per_chunk, per_call;
     const double t0 = clsde_now();
-    memset(&sde, 0, sizeof sde);
+    memset(&rn, 0, sizeof rn);
     memset(&acc, 0, sizeof acc);
-    CLSDE_FAIL_IF(!ctx, NULL, CLSDE_ERR_ARG, "clsde_sample_run: ctx is NULL");
+    CLSDE_TRY(clsde_run_check(ctx, "clsde_sample_run", first_image, count));
     CLSDE_FAIL_IF(!model || !params || !out, ctx, CLSDE_ERR_ARG,
                   "clsde_sample_run: NULL model, params or out");
-    CLSDE_FAIL_IF(count < 1, ctx, CLSDE_ERR_ARG, "clsde_sample_run: count %d must be >= 1",
-                  (int)count);
-    CLSDE_FAIL_IF(first_image < 0 || first_image + count - 1 > (int64_t)UINT32_MAX, ctx,
-                  CLSDE_ERR_ARG, "images %lld .. %lld: the image index must stay below 2^32",
-                  (long long)first_image, (long long)(first_image + count - 1));
     {
         clsde_context *mctx = model->ctx;
         model->ctx = ctx; /* messages of the resolution go to this call's context */
@@ -343,10 +367,8 @@ clsde_status clsde_sample_run(clsde_context *ctx, clsde_model *model,
     ode = !strcmp(r.method, "ode");
     B = r.batch < count ? r.batch : count;
     D = model->cfg.num_channels * model->cfg.image_size * model->cfg.image_size;
-    CLSDE_TRY(clsde_sampler_check_memory(ctx, model, ode, 0, B));
-    CLSDE_TRY(clsde_sampler_sde_for(ctx, &model->cfg, ode ? model->cfg.num_scales : r.steps, &sde));
-    CLSDE_TRY_GOTO(clsde_net_create(ctx, model, B, &net));
-    CLSDE_TRY_GOTO(clsde_net_score_create(ctx, net, &ns));
+    CLSDE_TRY_GOTO(clsde_run_net_create(ctx, model, ode, 0, B,
+                                        ode ? model->cfg.num_scales : r.steps, &rn));
 
     n_chunks = (count + B - 1) / B;
     per_chunk = ode ? 1000 : r.steps;
@@ -368,7 +390,7 @@ clsde_status clsde_sample_run(clsde_context *ctx, clsde_model *model,
             o.denoise = r.denoise;
             o.reference_batching = r.reference_batching;
             o.seed = r.seed;
-            CLSDE_TRY_GOTO(clsde_ode_sample(ctx, &sde, &ns->fn, &o, NULL, &pr,
+            CLSDE_TRY_GOTO(clsde_ode_sample(ctx, &rn.sde, &rn.ns->fn, &o, NULL, &pr,
                                             first_image + c0, n, NULL, dst, NULL,
                                             &one));
         } else {
@@ -381,7 +403,7 @@ clsde_status clsde_sample_run(clsde_context *ctx, clsde_model *model,
             o.denoise = r.denoise;
             o.reference_batching = r.reference_batching;
             o.seed = r.seed;
-            CLSDE_TRY_GOTO(clsde_pc_sample(ctx, &sde, &ns->fn, &o, NULL, &pr,
+            CLSDE_TRY_GOTO(clsde_pc_sample(ctx, &rn.sde, &rn.ns->fn, &o, NULL, &pr,
                                            first_image + c0, n, dst, &one));
         }
         clsde_sample_stats_add(&acc, &one);
@@ -392,8 +414,6 @@ clsde_status clsde_sample_run(clsde_context *ctx, clsde_model *model,
     acc.seconds = clsde_now() - t0;
     if (stats) *stats = acc;
 fail:
-    clsde_net_score_destroy(ns);
-    clsde_net_destroy(net);
-    clsde_sde_destroy(&sde);
+    clsde_run_net_destroy(&rn);
     return st;
 }
