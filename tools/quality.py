@@ -269,9 +269,11 @@ def gather_nll(rowdir, n, chunk, partial):
 
 
 def gather(rowdir, n, chunk, partial):
-    """(uint8 images of the chunks present, seconds, threads); without partial all of
-    0..n-1 must be there; with it, the chunks from image 0 up to the first missing one."""
-    parts, seconds, threads = [], 0.0, set()
+    """(uint8 images of the chunks present, seconds, timing); without partial all of
+    0..n-1 must be there; with it, the chunks from image 0 up to the first missing one.
+    timing maps each chunk's `threads` (POCL_MAX_PTHREAD_COUNT of its worker; 0: none set,
+    e.g. a GPU) to [images, seconds], so that rows drawn on mixed devices report each."""
+    parts, seconds, timing = [], 0.0, {}
     for first in range(0, n, chunk):
         path = chunk_path(rowdir, first, min(chunk, n - first))
         if not os.path.exists(path):
@@ -281,10 +283,29 @@ def gather(rowdir, n, chunk, partial):
         with np.load(path) as z:
             parts.append(z['x'])
             seconds += float(z['seconds'])
-            threads.add(int(z['threads']))
+            t = timing.setdefault(int(z['threads']), [0, 0.0])
+            t[0] += len(z['x'])
+            t[1] += float(z['seconds'])
     if not parts:
-        return None, 0.0, threads
-    return np.concatenate(parts), seconds, threads
+        return None, 0.0, timing
+    return np.concatenate(parts), seconds, timing
+
+
+def per_image(timing):
+    """The s/image cell: seconds per image of the one-thread chunks (the reference cost
+    here), else of all; with the other chunks' share named."""
+    one = timing.get(1)
+    if one is None:
+        imgs = sum(t[0] for t in timing.values())
+        return '%.3f' % (sum(t[1] for t in timing.values()) / imgs) if imgs else '—'
+    cell = '%.3f' % (one[1] / one[0])
+    others = sum(t[0] for k, t in timing.items() if k != 1)
+    if others:
+        cell += ' (%d images; %d more at %.3f on %s)' % (
+            one[0], others, sum(t[1] for k, t in timing.items() if k != 1) / others,
+            ', '.join('%d threads' % k if k else 'another device' for k in sorted(timing)
+                      if k != 1))
+    return cell
 
 
 def evaluate(data, npy, extra=()):
@@ -376,14 +397,16 @@ def main():
                  args.chunk, args.seed, log, args.group)
         if args.draw_only:
             continue
-        x, sec, threads = gather(rowdir, args.n, args.chunk, args.partial)
+        x, sec, timing = gather(rowdir, args.n, args.chunk, args.partial)
         if x is None:
             log('%s: no chunks yet' % r)
             continue
         npy = os.path.join(args.workdir, r + '.npy')
         np.save(npy, x)
         ev = evaluate(args.data, npy)
-        ev.update(row=r, label=label, seconds=sec, threads=sorted(threads))
+        ev.update(row=r, label=label, seconds=sec,
+                  timing={str(k): v for k, v in sorted(timing.items())},
+                  per_image=per_image(timing))
         results.append(ev)
         log('%s: %d images, FD %.3f IS %.3f (%.1f s)' % (r, len(x), ev['fd'], ev['is'], sec))
     if args.draw_only:
@@ -400,7 +423,7 @@ def main():
           '(%d images); seed %d' % (args.n, base['classifier'], base['classifier_test_accuracy'],
                                     base['reference'], base['n_reference'], args.seed))
     print()
-    print('| images | n | FD ↓ | IS ↑ | class max/min | class counts | s/image |')
+    print('| images | n | FD ↓ | IS ↑ | class max/min | class counts | s/image (1 thread) |')
     print('|---|---|---|---|---|---|---|')
     for b in base['rows']:
         if b['name'].startswith(('train,', 'test,', 'noise U')):
@@ -408,9 +431,9 @@ def main():
                   % (b['name'], b['n'], b['fd'], b['is'], ratio(b['class_max_min']),
                      ' '.join(str(c) for c in b.get('class_counts', []))))
     for e in results:
-        print('| %s | %d | %.3f | %.3f | %s | %s | %.3f |'
+        print('| %s | %d | %.3f | %.3f | %s | %s | %s |'
               % (e['label'], e['n'], e['fd'], e['is'], ratio(e['class_max_min']),
-                 ' '.join(str(c) for c in e['class_counts']), e['seconds'] / e['n']))
+                 ' '.join(str(c) for c in e['class_counts']), e['per_image']))
 
     if nll:
         print()

@@ -80,7 +80,7 @@ class Drawing(unittest.TestCase):
         self.draw()
         self.assertEqual(sorted(f for f in os.listdir(self.row)),
                          ["chunk_000000_2.npz", "chunk_000002_2.npz", "chunk_000004_1.npz"])
-        x, seconds, threads = quality.gather(self.row, 5, 2, False)
+        x, seconds, timing = quality.gather(self.row, 5, 2, False)
         self.assertEqual(x.dtype, np.uint8)
         # image k: floor(255 * k / 1000) as evaluate.to_uint8
         np.testing.assert_array_equal(x[:, 0, 0, 0], np.floor(255 * np.arange(5) / 1000.0))
@@ -88,6 +88,26 @@ class Drawing(unittest.TestCase):
         self.assertEqual(len(self.log), 3)
         self.draw()  # nothing left to draw
         self.assertEqual(len(self.log), 3)
+
+    def test_timing_per_device(self):
+        # chunks drawn with one PoCL thread (1) and on a GPU (0, no thread count set)
+        os.makedirs(self.row)
+        os.environ["POCL_MAX_PTHREAD_COUNT"] = "1"
+        try:
+            quality.draw(self.fake, "m", [], self.row, self.work, 4, 2, 1, self.log.append)
+        finally:
+            del os.environ["POCL_MAX_PTHREAD_COUNT"]
+        os.unlink(os.path.join(self.row, "chunk_000002_2.npz"))
+        quality.draw(self.fake, "m", [], self.row, self.work, 6, 2, 1, self.log.append, 2)
+        _, seconds, timing = quality.gather(self.row, 6, 2, False)
+        self.assertEqual(sorted(timing), [0, 1])
+        self.assertEqual(timing[1][0], 2)
+        self.assertEqual(timing[0][0], 4)
+        self.assertAlmostEqual(timing[0][1] + timing[1][1], seconds)
+        cell = quality.per_image(timing)
+        self.assertTrue(cell.startswith("%.3f (2 images; 4 more at " % (timing[1][1] / 2)), cell)
+        self.assertTrue(cell.endswith("on another device)"), cell)
+        self.assertEqual(quality.per_image({0: [4, 2.0]}), "0.500")
 
     def test_partial_stops_at_a_hole(self):
         os.makedirs(self.row)
