@@ -37,8 +37,22 @@ int cli_parse_seed(const char *cmd, const char *opt, const char *v, uint64_t *ou
  * executable's install prefix, the build or the source tree). 0 found, -1 (said why). */
 int cli_bundled_model(const char *cmd, char *path, size_t n);
 
+/* The opening of a command that runs a model (sample, likelihood). parse() is the command's
+ * own: it fills args and cp and returns 0 (go on), -1 (--help printed) or an exit code. */
+typedef int (*cli_parse_fn)(int argc, char **argv, void *args, clsde_context_params *cp);
+typedef struct cli_opened {
+    char model_path[4160]; /* the bundled model's path when --model is absent (PATH_MAX + 64) */
+    char cmdline[4096];    /* the command line, shell-quoted, for metadata */
+} cli_opened;
+/* Context parameters defaulted with cli_logger at warning level, parse(), the bundled model
+ * (cli_bundled_model, into o->model_path) when *model is still NULL, o->cmdline, then *ctx
+ * (the caller destroys it). Returns 0 to go on, -1 after --help (exit 0), else the exit code
+ * with the message printed: parse()'s, or 1 (no bundled model, no context). */
+int cli_open(const char *cmd, int argc, char **argv, cli_parse_fn parse, void *args,
+             const char **model, cli_opened *o, clsde_context **ctx);
+
 /* Progress line for clsde_progress_fn (a bar on a terminal, a line per 10 s otherwise);
- * returns 1 (cancel) once Ctrl-C was pressed under cli_sigint_catch(1). */
+ * returns 1 (cancel) once Ctrl-C was pressed between cli_progress_begin() and _end(). */
 typedef struct cli_progress {
     const char *cmd;
     int tty, quiet;
@@ -47,8 +61,14 @@ typedef struct cli_progress {
     double last_print;
 } cli_progress;
 int cli_progress_report(void *user, int32_t step, int32_t total, double elapsed);
-void cli_sigint_catch(int on);
-int cli_interrupted(void);
+/* Before a run of n images, batch (at most n) at a time, per_chunk progress steps per batch:
+ * fills *p and catches Ctrl-C. */
+void cli_progress_begin(cli_progress *p, const char *cmd, int quiet, int64_t n, int32_t batch,
+                        int32_t per_chunk);
+/* After the run that returned st: Ctrl-C back to its default. Returns 130 when Ctrl-C
+ * cancelled the run ("clsde CMD: interrupted; nothing written" printed), else 0 (and a
+ * failed run's progress bar has its line ended). */
+int cli_progress_end(cli_progress *p, clsde_status st);
 
 /* The command line, shell-quoted, for metadata. */
 void cli_command_line(int argc, char **argv, char *out, size_t n);

@@ -1,7 +1,8 @@
 /*
  * cli_util.c — what several commands share: option values (integers, positive numbers,
- * seeds) with one message format, the bundled model's lookup, the progress line and
- * Ctrl-C, and the command line as PNG/safetensors metadata records it.
+ * seeds) with one message format, the bundled model's lookup, the opening of the commands
+ * that run a model, the progress line and Ctrl-C, and the command line as PNG/safetensors
+ * metadata records it.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -136,6 +137,33 @@ int cli_bundled_model(const char *cmd, char *path, size_t n)
     return -1;
 }
 
+/* ---- the opening of sample and likelihood ---- */
+
+_Static_assert(sizeof ((cli_opened *)0)->model_path >= PATH_MAX + 64,
+               "cli_opened.model_path holds a directory of PATH_MAX and a file name");
+
+int cli_open(const char *cmd, int argc, char **argv, cli_parse_fn parse, void *args,
+             const char **model, cli_opened *o, clsde_context **ctx)
+{
+    clsde_context_params cp;
+    clsde_status st;
+    int rc;
+    *ctx = NULL;
+    clsde_context_params_default(&cp);
+    cp.log = cli_logger;
+    cp.log_level = CLSDE_LOG_WARNING;
+    rc = parse(argc, argv, args, &cp);
+    if (rc) return rc;
+    if (!*model) {
+        if (cli_bundled_model(cmd, o->model_path, sizeof o->model_path)) return 1;
+        *model = o->model_path;
+    }
+    cli_command_line(argc, argv, o->cmdline, sizeof o->cmdline); /* argv[0] is the command */
+    st = clsde_context_create(&cp, ctx);
+    if (st != CLSDE_OK) return cli_fail(NULL, st);
+    return 0;
+}
+
 /* ---- progress ---- */
 
 static volatile sig_atomic_t interrupted;
@@ -146,15 +174,35 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
-void cli_sigint_catch(int on)
+static void sigint_catch(int on)
 {
     if (on) interrupted = 0;
     signal(SIGINT, on ? on_sigint : SIG_DFL);
 }
 
-int cli_interrupted(void)
+void cli_progress_begin(cli_progress *p, const char *cmd, int quiet, int64_t n, int32_t batch,
+                        int32_t per_chunk)
 {
-    return interrupted != 0;
+    memset(p, 0, sizeof *p);
+    p->cmd = cmd;
+    p->tty = isatty(2);
+    p->quiet = quiet;
+    p->n = n;
+    p->batch = batch < n ? batch : (int32_t)n;
+    p->per_chunk = per_chunk;
+    sigint_catch(1);
+}
+
+int cli_progress_end(cli_progress *p, clsde_status st)
+{
+    sigint_catch(0);
+    if (st == CLSDE_ERR_CANCELLED && interrupted) {
+        fprintf(stderr, "%sclsde %s: interrupted; nothing written\n", p->tty ? "\n" : "",
+                p->cmd);
+        return 130;
+    }
+    if (st != CLSDE_OK && p->tty && !p->quiet) fputc('\n', stderr);
+    return 0;
 }
 
 int cli_progress_report(void *user, int32_t step, int32_t total, double elapsed)

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <png.h>
 #include <zlib.h>
@@ -74,8 +73,9 @@ static void usage(FILE *f)
             "Jacobian-vector product per evaluation (2.2-2.8x a score evaluation).\n");
 }
 
-static int parse(int argc, char **argv, lik_args *a, clsde_context_params *cp)
+static int parse(int argc, char **argv, void *args, clsde_context_params *cp)
 {
+    lik_args *const a = args;
     static const char *const with_value[] = {
         "--model", "--data", "--split", "--data-dir", "--input", "--first", "-n", "--batch",
         "--seed", "--probe", "--rtol", "--atol", "--eps", "--out", "--latent", "--device"};
@@ -352,31 +352,21 @@ done:
 int clsde_cmd_likelihood(int argc, char **argv)
 {
     lik_args a;
-    clsde_context_params cp;
+    cli_opened o;
     clsde_context *ctx = NULL;
     clsde_model *model = NULL;
     clsde_model_info mi;
     clsde_sample_stats stats;
     clsde_status st = CLSDE_OK;
     cli_progress pg;
-    char model_path[PATH_MAX + 64], cmdline[4096], path[PATH_MAX + 128];
+    char path[PATH_MAX + 128];
     float *x = NULL, *z = NULL;
     double *bpd = NULL;
     int rc;
     size_t per;
 
-    clsde_context_params_default(&cp);
-    cp.log = cli_logger;
-    cp.log_level = CLSDE_LOG_WARNING;
-    rc = parse(argc, argv, &a, &cp);
+    rc = cli_open(CMD, argc, argv, parse, &a, &a.model, &o, &ctx);
     if (rc) return rc < 0 ? 0 : rc;
-    if (!a.model) {
-        if (cli_bundled_model(CMD, model_path, sizeof model_path)) return 1;
-        a.model = model_path;
-    }
-    cli_command_line(argc, argv, cmdline, sizeof cmdline);
-    st = clsde_context_create(&cp, &ctx);
-    if (st != CLSDE_OK) return cli_fail(NULL, st);
     rc = 1;
     st = clsde_model_load(ctx, a.model, &model);
     if (st != CLSDE_OK) goto fail;
@@ -420,34 +410,22 @@ int clsde_cmd_likelihood(int argc, char **argv)
                 (long long)(a.first + a.n - 1), a.model, mi.sde_name, a.p.probe, a.p.rtol,
                 a.p.atol, a.p.eps, a.p.dequantize ? "dequantised" : "as given",
                 (unsigned long long)a.p.seed);
-    memset(&pg, 0, sizeof pg);
-    pg.cmd = CMD;
-    pg.tty = isatty(2);
-    pg.quiet = a.quiet;
-    pg.n = a.n;
-    pg.batch = a.p.batch < a.n ? a.p.batch : (int32_t)a.n;
-    pg.per_chunk = 1000;
     a.p.progress = cli_progress_report;
     a.p.progress_user = &pg;
-    cli_sigint_catch(1);
+    cli_progress_begin(&pg, CMD, a.quiet, a.n, a.p.batch, 1000);
     st = clsde_likelihood_run(ctx, model, &a.p, a.first, (int32_t)a.n, x, bpd, z, &stats);
-    cli_sigint_catch(0);
-    if (st == CLSDE_ERR_CANCELLED && cli_interrupted()) {
-        fprintf(stderr, "%sclsde " CMD ": interrupted; nothing written\n", pg.tty ? "\n" : "");
+    if (cli_progress_end(&pg, st)) {
         rc = 130;
         goto done;
     }
-    if (st != CLSDE_OK) {
-        if (pg.tty && !a.quiet) fputc('\n', stderr);
-        goto fail;
-    }
+    if (st != CLSDE_OK) goto fail;
     if (a.out_csv) {
         FILE *f = fopen(a.out_csv, "w");
         if (!f) {
             fprintf(stderr, "clsde " CMD ": cannot write %s: %s\n", a.out_csv, strerror(errno));
             goto done;
         }
-        fprintf(f, "# %s\nimage,bpd\n", cmdline);
+        fprintf(f, "# %s\nimage,bpd\n", o.cmdline);
         for (int64_t k = 0; k < a.n; k++)
             fprintf(f, "%lld,%.6f\n", (long long)(a.first + k), bpd[k]);
         if (fclose(f) != 0) {
@@ -458,7 +436,7 @@ int clsde_cmd_likelihood(int argc, char **argv)
     if (a.latent) {
         const int64_t shape[4] = {a.n, mi.num_channels, mi.image_size, mi.image_size};
         const clsde_st_write_tensor w = {"z", CLSDE_DTYPE_F32, 4, shape, z};
-        const clsde_st_kv meta[2] = {{"model", a.model}, {"command", cmdline}};
+        const clsde_st_kv meta[2] = {{"model", a.model}, {"command", o.cmdline}};
         st = clsde_safetensors_write(ctx, a.latent, &w, 1, meta, 2);
         if (st != CLSDE_OK) goto fail;
     }

@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "png_out.h"
@@ -68,8 +67,9 @@ static void usage(FILE *f)
             "2 bad arguments, 130 interrupted.\n");
 }
 
-static int parse(int argc, char **argv, sample_args *a, clsde_context_params *cp)
+static int parse(int argc, char **argv, void *args, clsde_context_params *cp)
 {
+    sample_args *const a = args;
     static const char *const with_value[] = {
         "--model", "-n", "--batch", "--sampler", "--predictor", "--corrector", "--snr",
         "--n-steps-each", "--steps", "--seed", "--first", "--rtol", "--atol", "--device", "-o",
@@ -178,7 +178,7 @@ static int mkdir_p1(const char *dir)
 int clsde_cmd_sample(int argc, char **argv)
 {
     sample_args a;
-    clsde_context_params cp;
+    cli_opened o;
     clsde_context *ctx = NULL;
     clsde_model *model = NULL;
     clsde_model_info mi;
@@ -186,25 +186,14 @@ int clsde_cmd_sample(int argc, char **argv)
     clsde_sample_stats stats;
     clsde_status st;
     cli_progress pg;
-    char model_path[PATH_MAX + 64], settings[512], cmdline[4096], steps_s[48], seed_s[32];
+    char settings[512], steps_s[48], seed_s[32];
     char version[64], err[512];
     float *x = NULL;
     int rc;
     size_t per;
 
-    clsde_context_params_default(&cp);
-    cp.log = cli_logger;
-    cp.log_level = CLSDE_LOG_WARNING;
-    rc = parse(argc, argv, &a, &cp);
+    rc = cli_open("sample", argc, argv, parse, &a, &a.model, &o, &ctx);
     if (rc) return rc < 0 ? 0 : rc;
-    if (!a.model) {
-        if (cli_bundled_model("sample", model_path, sizeof model_path)) return 1;
-        a.model = model_path;
-    }
-    cli_command_line(argc, argv, cmdline, sizeof cmdline); /* argv[0] is "sample" */
-
-    st = clsde_context_create(&cp, &ctx);
-    if (st != CLSDE_OK) return cli_fail(NULL, st);
     rc = 1;
     st = clsde_model_load(ctx, a.model, &model);
     if (st != CLSDE_OK) goto fail;
@@ -237,27 +226,16 @@ int clsde_cmd_sample(int argc, char **argv)
                 (long long)a.n, a.model, mi.sde_name, (int)mi.num_channels, (int)mi.image_size,
                 (int)mi.image_size, settings, (unsigned long long)r.seed);
 
-    memset(&pg, 0, sizeof pg);
-    pg.cmd = "sample";
-    pg.tty = isatty(2);
-    pg.quiet = a.quiet;
-    pg.n = a.n;
-    pg.batch = r.batch < a.n ? r.batch : (int32_t)a.n;
-    pg.per_chunk = !strcmp(r.method, "pc") ? r.steps : 1000;
     a.p.progress = cli_progress_report;
     a.p.progress_user = &pg;
-    cli_sigint_catch(1);
+    cli_progress_begin(&pg, "sample", a.quiet, a.n, r.batch,
+                       !strcmp(r.method, "pc") ? r.steps : 1000);
     st = clsde_sample_run(ctx, model, &a.p, a.first, (int32_t)a.n, x, &stats);
-    cli_sigint_catch(0);
-    if (st == CLSDE_ERR_CANCELLED && cli_interrupted()) {
-        fprintf(stderr, "%sclsde sample: interrupted; nothing written\n", pg.tty ? "\n" : "");
+    if (cli_progress_end(&pg, st)) {
         rc = 130;
         goto done;
     }
-    if (st != CLSDE_OK) {
-        if (pg.tty && !a.quiet) fputc('\n', stderr);
-        goto fail;
-    }
+    if (st != CLSDE_OK) goto fail;
 
     if (!strcmp(r.method, "pc"))
         snprintf(steps_s, sizeof steps_s, "%d", (int)r.steps);
@@ -271,7 +249,7 @@ int clsde_cmd_sample(int argc, char **argv)
         const png_text_kv text[7] = {{"Software", version}, {"model", a.model},
                                      {"sampler", settings}, {"steps", steps_s},
                                      {"seed", seed_s},     {"first image", first_s},
-                                     {"command", cmdline}};
+                                     {"command", o.cmdline}};
         snprintf(first_s, sizeof first_s, "%lld", (long long)a.first);
         if (a.out_png &&
             png_write_grid(a.out_png, x, (int)a.n, mi.num_channels, mi.image_size, mi.image_size,
