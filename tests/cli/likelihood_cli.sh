@@ -4,7 +4,7 @@
 # message, a run on `clsde sample --raw` output (summary line, CSV, latents), the same bpd
 # for any batch size and for an image computed alone, the seed's effect, and the input checks.
 # Usage: likelihood_cli.sh PATH/TO/clsde SOURCE_ROOT. Fixtures and skips (exit 77):
-# tests/convert_fixtures.sh.
+# tests/convert_fixtures.sh. expect/check: tests/cli/cli_expect.sh.
 set -u
 clsde=$1
 root=$2
@@ -16,30 +16,7 @@ convert_fixture ve_ncsnpp_skip_mnist
 convert_fixture ve_ncsnpp_cifar
 vp="$tmp/vp_ddpmpp.safetensors"
 ve="$tmp/ve_ncsnpp_skip_mnist.safetensors"
-pass=0
-fail=0
-
-# expect CODE SUBSTRING -- ARGS...   (SUBSTRING is searched in stdout+stderr; "": any)
-expect() {
-    code=$1
-    want=$2
-    shift 3
-    out=$("$clsde" "$@" 2>&1)
-    got=$?
-    if [ "$got" -ne "$code" ] || { [ -n "$want" ] && ! printf '%s' "$out" | grep -qF -- "$want"; }; then
-        echo "FAIL: clsde $* -> exit $got (want $code), output:"
-        printf '%s\n' "$out" | sed 's/^/    /'
-        echo "    (wanted substring: $want)"
-        fail=$((fail + 1))
-    else
-        pass=$((pass + 1))
-    fi
-}
-check() { # check DESCRIPTION COMMAND...
-    what=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $what"; fail=$((fail + 1)); fi
-}
+. "$root/tests/cli/cli_expect.sh"
 
 # inputs: smooth 8-bit images (U8) for the 3x16x16 model, float ones for the 1x28x28 model,
 # and the VP model's own raw samples (a random network's: outside [0, 1])

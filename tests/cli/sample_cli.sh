@@ -4,7 +4,7 @@
 # device-memory check, PNG grid / per-image PNGs / raw output with their metadata, the same
 # images for any batch size, the ODE sampler, and NaN/Inf reported with step and stage.
 # Usage: sample_cli.sh PATH/TO/clsde SOURCE_ROOT. Fixtures and skips (exit 77):
-# tests/convert_fixtures.sh.
+# tests/convert_fixtures.sh. expect/check: tests/cli/cli_expect.sh.
 set -u
 clsde=$1
 root=$2
@@ -15,30 +15,7 @@ convert_fixture vp_ddpmpp
 convert_fixture ve_ncsnpp_skip
 vp="$tmp/vp_ddpmpp.safetensors"
 ve="$tmp/ve_ncsnpp_skip.safetensors"
-pass=0
-fail=0
-
-# expect CODE SUBSTRING -- ARGS...   (SUBSTRING is searched in stdout+stderr; "": any)
-expect() {
-    code=$1
-    want=$2
-    shift 3
-    out=$("$clsde" "$@" 2>&1)
-    got=$?
-    if [ "$got" -ne "$code" ] || { [ -n "$want" ] && ! printf '%s' "$out" | grep -qF -- "$want"; }; then
-        echo "FAIL: clsde $* -> exit $got (want $code), output:"
-        printf '%s\n' "$out" | sed 's/^/    /'
-        echo "    (wanted substring: $want)"
-        fail=$((fail + 1))
-    else
-        pass=$((pass + 1))
-    fi
-}
-check() { # check DESCRIPTION COMMAND...
-    what=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $what"; fail=$((fail + 1)); fi
-}
+. "$root/tests/cli/cli_expect.sh"
 
 o="-o $tmp/x.png"
 expect 2 "unknown predictor 'leapfrog' (euler_maruyama, reverse_diffusion, ancestral_sampling or none)" -- sample --model "$vp" --predictor leapfrog $o
