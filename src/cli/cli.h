@@ -32,9 +32,11 @@ int cli_parse_int(const char *cmd, const char *opt, const char *v, long long lo,
                   long long *out);
 int cli_parse_pos(const char *cmd, const char *opt, const char *v, double *out);
 int cli_parse_seed(const char *cmd, const char *opt, const char *v, uint64_t *out);
-/* The bundled model: the one score model (*.safetensors not named classifier_*) in the
- * first models/ directory that has one ($CLSDE_MODELS_DIR alone when set; else next to the
- * executable's install prefix, the build or the source tree). 0 found, -1 (said why). */
+/* The bundled model: $CLSDE_MODELS_DIR's one score model (*.safetensors not named
+ * classifier_*) when that is set, the only place looked at. Else the models/ directories next
+ * to the executable's install prefix, the build and the source tree: the first that holds
+ * the bundled file (the name of the one score model in the install or source models/),
+ * else, when that name is unknown, the first with one score model. 0 found, -1 (said why). */
 int cli_bundled_model(const char *cmd, char *path, size_t n);
 
 /* The opening of a command that runs a model (sample, likelihood). parse() is the command's

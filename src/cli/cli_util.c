@@ -77,7 +77,14 @@ static int is_dir(const char *p)
     return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-/* The one score model in dir: 1 found (path written), 0 none, -1 several (listed). */
+static int is_file(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* The one score model in dir: 1 found (path written), 0 none, -1 several (listed on stderr
+ * unless cmd is NULL). */
 static int find_in(const char *cmd, const char *dir, char *path, size_t n)
 {
     DIR *d = opendir(dir);
@@ -89,8 +96,9 @@ static int find_in(const char *cmd, const char *dir, char *path, size_t n)
         if (len < 12 || strcmp(e->d_name + len - 12, ".safetensors") != 0) continue;
         if (!strncmp(e->d_name, "classifier_", 11)) continue;
         if (found) {
-            if (found == 1) fprintf(stderr, "clsde %s: several models in %s: %s", cmd, dir, path);
-            fprintf(stderr, ", %s/%s", dir, e->d_name);
+            if (found == 1 && cmd)
+                fprintf(stderr, "clsde %s: several models in %s: %s", cmd, dir, path);
+            if (cmd) fprintf(stderr, ", %s/%s", dir, e->d_name);
             found = -1;
             continue;
         }
@@ -98,13 +106,29 @@ static int find_in(const char *cmd, const char *dir, char *path, size_t n)
         found = 1;
     }
     closedir(d);
-    if (found < 0) fprintf(stderr, "; choose one with --model\n");
+    if (found < 0 && cmd) fprintf(stderr, "; choose one with --model\n");
     return found;
+}
+
+/* The bundled model's file name: the one score model in the models/ directory this build
+ * installs into or was configured from. 1 known (name written), 0 not (neither is there, or
+ * one holds several models). */
+static int bundled_name(char *name, size_t n)
+{
+    const char *const dirs[2] = {CLSDE_INSTALL_MODELS_DIR, CLSDE_SOURCE_MODELS_DIR};
+    char path[PATH_MAX + 64];
+    for (int i = 0; i < 2; i++) {
+        if (!*dirs[i] || !is_dir(dirs[i]) || find_in(NULL, dirs[i], path, sizeof path) != 1)
+            continue;
+        snprintf(name, n, "%s", strrchr(path, '/') + 1);
+        return 1;
+    }
+    return 0;
 }
 
 int cli_bundled_model(const char *cmd, char *path, size_t n)
 {
-    char exe[PATH_MAX], dirs[6][PATH_MAX + 64], *slash;
+    char exe[PATH_MAX], dirs[6][PATH_MAX + 64], name[256], *slash;
     const char *env = getenv("CLSDE_MODELS_DIR");
     int nd = 0;
     ssize_t len;
@@ -123,6 +147,13 @@ int cli_bundled_model(const char *cmd, char *path, size_t n)
         snprintf(dirs[nd++], sizeof dirs[0], "%s", CLSDE_INSTALL_MODELS_DIR);
     if (!(env && *env) && *CLSDE_SOURCE_MODELS_DIR)
         snprintf(dirs[nd++], sizeof dirs[0], "%s", CLSDE_SOURCE_MODELS_DIR);
+    /* The first directory that holds the bundled file wins, so that another models/ (say
+     * build/models, looked at before the source tree's) cannot shadow it. */
+    if (!(env && *env) && bundled_name(name, sizeof name))
+        for (int i = 0; i < nd; i++) {
+            snprintf(path, n, "%s/%s", dirs[i], name);
+            if (is_file(path)) return 0;
+        }
     for (int i = 0; i < nd; i++) {
         int r;
         if (!is_dir(dirs[i])) continue;

@@ -3,12 +3,12 @@
  * (clsde_sample_run) and write a PNG grid (-o), one PNG per image (--out-dir) and/or the raw
  * float samples (--raw, safetensors tensor `x` [N, C, H, W] in data space). Settings default
  * to the model's config (sampling.*, model.num_scales). Without --model the bundled model is
- * used: the one score model (*.safetensors not named classifier_*) in the first models/
- * directory that has one ($CLSDE_MODELS_DIR alone when set; else next to the executable's
- * install prefix, the build or the source tree). PNGs carry tEXt chunks with the model, the
- * settings, the seed, the version and the exact command line. Exit codes: 0 done, 1 failure
- * (model, device, NaN/Inf), 2 bad command line or settings, 130 interrupted (Ctrl-C cancels
- * at the next step).
+ * used: the one score model (*.safetensors not named classifier_*) of $CLSDE_MODELS_DIR when
+ * set, else the bundled file from the first models/ directory that holds it (next to the
+ * executable's install prefix, the build or the source tree; cli_bundled_model in cli.h).
+ * PNGs carry tEXt chunks with the model, the settings, the seed, the version and the exact
+ * command line. Exit codes: 0 done, 1 failure (model, device, NaN/Inf), 2 bad command line
+ * or settings, 130 interrupted (Ctrl-C cancels at the next step).
  * The safetensors writer is the internal one (src/safetensors.h), as for `forward`.
  */
 #define _POSIX_C_SOURCE 200809L

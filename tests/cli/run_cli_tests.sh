@@ -65,6 +65,20 @@ expect 2 "-o and --out-dir exclude each other" -- sample -o a.png --out-dir d
 expect 2 "the image index must stay below 2^32" -- sample --first 4294967295 -n 2
 expect 1 "no-such-model.safetensors" -- sample --model "$tmp/no-such-model.safetensors" -o "$tmp/s.png"
 CLSDE_MODELS_DIR="$tmp/empty-models" expect 1 "no --model given and no bundled model found" -- sample -o "$tmp/s.png"
+# the bundled model's lookup, on a copy of clsde in $tmp/b/src: $tmp/b/models (as build/models
+# for build/src/clsde) holds another model, not the bundled file, and must not shadow it;
+# CLSDE_MODELS_DIR still comes first (the stray file then fails to load)
+if [ -f "$(dirname "$clsde")/../../models/ddpmpp_s_mnist.safetensors" ]; then
+    mkdir -p "$tmp/b/src" "$tmp/b/models"
+    cp "$clsde" "$tmp/b/src/clsde"
+    printf 'stray' > "$tmp/b/models/stray.safetensors"
+    build_clsde=$clsde
+    clsde="$tmp/b/src/clsde"
+    expect 2 "unknown predictor 'leapfrog'" -- sample --predictor leapfrog -o "$tmp/s.png"
+    CLSDE_MODELS_DIR="$tmp/b/models" expect 1 "stray.safetensors: file is 5 bytes" -- \
+        sample --predictor leapfrog -o "$tmp/s.png"
+    clsde=$build_clsde
+fi
 # clsde tune: argument errors, a budget-bound run (one class, the rest skipped), a second
 # run that keeps it, the tune file shown by devices, a damaged tune file ignored.
 expect 2 "--batch wants 1..4096" -- tune --batch 0
