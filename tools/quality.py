@@ -303,8 +303,8 @@ def per_image(timing):
     if others:
         cell += ' (%d images; %d more at %.3f on %s)' % (
             one[0], others, sum(t[1] for k, t in timing.items() if k != 1) / others,
-            ', '.join('%d threads' % k if k else 'another device' for k in sorted(timing)
-                      if k != 1))
+            ', '.join('%d threads' % k if k else 'no thread limit: all cores or a GPU'
+                      for k in sorted(timing) if k != 1))
     return cell
 
 
