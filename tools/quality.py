@@ -301,7 +301,7 @@ def per_image(timing):
     cell = '%.3f' % (one[1] / one[0])
     others = sum(t[0] for k, t in timing.items() if k != 1)
     if others:
-        cell += ' (%d images; %d more at %.3f on %s)' % (
+        cell += ' (%d images; %d more at %.3f with %s)' % (
             one[0], others, sum(t[1] for k, t in timing.items() if k != 1) / others,
             ', '.join('%d threads' % k if k else 'no thread limit: all cores or a GPU'
                       for k in sorted(timing) if k != 1))

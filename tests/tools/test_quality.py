@@ -106,7 +106,7 @@ class Drawing(unittest.TestCase):
         self.assertAlmostEqual(timing[0][1] + timing[1][1], seconds)
         cell = quality.per_image(timing)
         self.assertTrue(cell.startswith("%.3f (2 images; 4 more at " % (timing[1][1] / 2)), cell)
-        self.assertTrue(cell.endswith("on no thread limit: all cores or a GPU)"), cell)
+        self.assertTrue(cell.endswith("with no thread limit: all cores or a GPU)"), cell)
         self.assertEqual(quality.per_image({0: [4, 2.0]}), "0.500")
 
     def test_partial_stops_at_a_hole(self):
