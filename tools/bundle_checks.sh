@@ -17,7 +17,8 @@
 # parity with the official fixtures; the samplers' analytic tests and the recorded official PC
 # run; `clsde tune` for the bundled model; `clsde bench forward` on the bundled model and a
 # full-size CIFAR-10 DDPM++ (random weights), with PyTorch on the same GPU for comparison
-# (python3 with torch and CUDA, if there); then quality rows until the time is up.
+# (python3 with torch and CUDA, if there) and clsde's per-op profile of it at batch 1; then
+# quality rows until the time is up.
 # The OpenCL driver: the machine's ICDs through the packed loader, else (no platform) through
 # the machine's own C library and ICD loader (CLSDE_BUNDLE_NATIVE=1, portable_bundle.sh).
 set -u
@@ -79,6 +80,7 @@ if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     full=$res/cifar10_ddpmpp_continuous.safetensors
     if step make_full 60 python3 tools/make_random_model.py cifar10_ddpmpp_continuous -o "$full"; then
         step bench_full 90 "$bundle/clsde" bench forward --model "$full" --batch 1,8,64 --json
+        step profile_full 60 "$bundle/clsde" bench forward --model "$full" --batch 1 --profile
         step torch_full 60 python3 tools/bench_torch.py --weights "$full" --batch 1,8,64 \
             --device cuda --repeat 10 --warmup 3
         rm -f "$full"
