@@ -1,6 +1,6 @@
 /*
- * checkkern.c — the kernel checker's driver: table of kernels, --kernel, --seed, --list.
- * Exit code 0 when every comparison passed.
+ * checkkern.c — the kernel checker's driver: table of kernels, --kernel, --seed, --list,
+ * --digest. Exit code 0 when every comparison passed.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -164,7 +164,10 @@ void ck_free(ck_buf *b)
 int ck_compare(checkkern *c, const char *what, const char *shape, const float *got,
                const float *ref, size_t n, double atol, double rtol)
 {
+    const unsigned char *bytes = (const unsigned char *)got;
     c->checks++;
+    for (size_t i = 0; i < n * sizeof *got; i++)
+        c->digest = (c->digest ^ bytes[i]) * 0x100000001B3ULL; /* FNV-1a 64 */
     for (size_t i = 0; i < n; i++) {
         const double d = fabs((double)got[i] - (double)ref[i]);
         if (!(d <= atol + rtol * fabs((double)ref[i]))) { /* NaN fails too */
@@ -182,7 +185,11 @@ int ck_compare(checkkern *c, const char *what, const char *shape, const float *g
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: checkkern [--kernel NAME] [--seed N] [--list] [--device SEL]\n");
+    fprintf(stderr, "usage: checkkern [--kernel NAME] [--seed N] [--list] [--device SEL] "
+                    "[--digest]\n");
+    fprintf(stderr, "  --digest: print a hash of the outputs each kernel produced (same seed and\n"
+                    "            device: equal hashes = bit-identical results, e.g. across a\n"
+                    "            refactor of a kernel)\n");
 }
 
 int main(int argc, char **argv)
@@ -192,7 +199,7 @@ int main(int argc, char **argv)
     clsde_context_params params;
     clsde_context *ctx = NULL;
     clsde_status st;
-    int failed_kernels = 0, ran = 0;
+    int failed_kernels = 0, ran = 0, digest = 0;
     const char *small = getenv("CLSDE_TEST_SMALL");
 
     clsde_context_params_default(&params);
@@ -203,6 +210,8 @@ int main(int argc, char **argv)
             seed = strtoull(argv[++i], NULL, 10);
         } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
             params.device = argv[++i];
+        } else if (!strcmp(argv[i], "--digest")) {
+            digest = 1;
         } else if (!strcmp(argv[i], "--list")) {
             for (size_t k = 0; k < sizeof table / sizeof *table; k++) puts(table[k].name);
             return 0;
@@ -227,10 +236,13 @@ int main(int argc, char **argv)
         c.seed = seed + 0x9E3779B97F4A7C15ULL * (k + 1);
         c.state = c.seed ? c.seed : 1;
         c.small = small && *small == '1';
+        c.digest = 0xCBF29CE484222325ULL; /* FNV-1a offset basis */
         table[k].fn(&c);
         ran++;
-        printf("%-20s %4d checks  %s\n", table[k].name, c.checks,
+        printf("%-20s %4d checks  %s", table[k].name, c.checks,
                c.failures ? "FAILED" : (c.checks ? "ok" : "NO CHECKS"));
+        if (digest) printf("  digest %016" PRIx64, c.digest);
+        printf("\n");
         if (c.failures || !c.checks) failed_kernels++;
     }
     clsde_context_destroy(ctx);

@@ -21,6 +21,7 @@ typedef struct checkkern {
     int small;       /* 1 under Oclgrind (CLSDE_TEST_SMALL): small shapes only */
     int checks;      /* comparisons made for the current kernel */
     int failures;    /* comparisons failed for the current kernel */
+    uint64_t digest; /* FNV-1a over the bits of every output compared, in order (--digest) */
     const char *kernel;
 } checkkern;
 
@@ -51,7 +52,8 @@ int ck_download(checkkern *c, const ck_buf *b, float *out, const char *what);
 void ck_free(ck_buf *b);
 
 /* Compare got vs ref elementwise: |got - ref| <= atol + rtol*|ref|. On the first
- * mismatch prints seed, shape, index and both values; counts the check. 0 = equal. */
+ * mismatch prints seed, shape, index and both values; counts the check and folds got's
+ * bits into the digest. 0 = equal. */
 int ck_compare(checkkern *c, const char *what, const char *shape, const float *got,
                const float *ref, size_t n, double atol, double rtol);
 
