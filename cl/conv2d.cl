@@ -27,16 +27,14 @@
  *
  *   Global id 0: pixel tile (ceil(N / BN) groups of WG_N), id 1: channel tile
  *   (ceil(c_out / BM) groups of WG_M). The wrapper passes the parameters it launched with.
+ *   Staging W, the register-tile update and the epilogue are gemm_tile.cl's; staging X is
+ *   this file's.
  *
  * Parameters (-D), each with its default:
  *   KSIZE 3      kernel side k; the host builds one program per k in use.
  *   POINTWISE 0  1: k = 1, stride 1, no padding: X is x itself, no bounds tests.
- *   TM 4         channels per register tile.
- *   VN 4         vector width along pixels: 1, 2, 4, 8 or 16.
- *   TN VN        pixels per register tile, a multiple of VN.
- *   SM 1, SN 1   register tiles per work-item along channels and pixels.
  *   TK 16        K block staged at a time; any value >= 1.
- *   WG_M 8, WG_N 8  work-group size along channels and pixels.
+ *   TM 4, VN 4, TN VN, SM 1, SN 1, WG_M 8, WG_N 8: the tile, described in gemm_tile.cl.
  *   Local memory: TK*(BM + BN) floats; private: SM*SN*TM*TN accumulators.
  *
  * dense: y[b, o] = bias[o] + sum_i w[o, i] * x[b, i]. Global id 0: o, id 1: b. One
@@ -55,74 +53,17 @@
 #ifndef POINTWISE
 #define POINTWISE 0
 #endif
-#ifndef TM
-#define TM 4
-#endif
-#ifndef VN
-#define VN 4
-#endif
-#ifndef TN
-#define TN VN
-#endif
-#ifndef SM
-#define SM 1
-#endif
-#ifndef SN
-#define SN 1
-#endif
 #ifndef TK
 #define TK 16
 #endif
-#ifndef WG_M
-#define WG_M 8
-#endif
-#ifndef WG_N
-#define WG_N 8
-#endif
 
-#define NV (TN / VN)         /* pixel vectors per register tile */
-#define PW (SN * TN)         /* pixels per work-item */
-#define BM (WG_M * SM * TM)
-#define BN (WG_N * PW)
+// clsde:include gemm_tile.cl
+
 #define KK (KSIZE * KSIZE)
-#define WG (WG_M * WG_N)
 
 #if POINTWISE && KSIZE != 1
 #error "POINTWISE needs KSIZE 1"
 #endif
-#if TN % VN != 0
-#error "TN must be a multiple of VN"
-#endif
-
-#if VN == 1
-#define floatVN float
-#define LOADVN(p) (*(p))
-#define STOREVN(v, p) (*(p) = (v))
-#else
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define floatVN CAT(float, VN)
-#define LOADVN(p) CAT(vload, VN)(0, p)
-#define STOREVN(v, p) CAT(vstore, VN)(v, 0, p)
-#endif
-
-/* Tile column (0 .. BN-1) of lane `lane` of this work-item's pixel vector j (0 .. PW/VN-1).
- * Loops run over (j, lane) rather than t = j*VN + lane: Oclgrind cannot check the `freeze`
- * LLVM emits for a t / VN, t % VN pair. */
-#define COL(l0, j, lane) (((j) * WG_N + (l0)) * VN + (lane))
-/* Tile row (0 .. BM-1) of channel s of register tile mi. */
-#define ROW(l1, mi, s) (((mi) * WG_M + (l1)) * TM + (s))
-
-#if WG > 1
-#define TILE_BARRIER() barrier(CLK_LOCAL_MEM_FENCE)
-#else
-#define TILE_BARRIER() /* one work-item: nothing to wait for */
-#endif
-
-/* flags */
-#define CONV_BIAS 1
-#define CONV_CHAN_BIAS 2
-#define CONV_RESIDUAL 4
 
 /* x: [n, c_in, h, w]; w: [c_out, c_in, KSIZE, KSIZE]; bias: [c_out]; chan_bias: [n, c_out];
  * res, y: [n, c_out, oh, ow]. y may equal res (each element is read, then written, by the
@@ -168,24 +109,10 @@ void conv2d(const int n, const int c_in, const int h, const int w, const int c_o
     }
 
     floatVN acc[SM][SN][TM][NV];
-    for (int mi = 0; mi < SM; mi++)
-        for (int ni = 0; ni < SN; ni++)
-            for (int s = 0; s < TM; s++)
-                for (int v = 0; v < NV; v++) acc[mi][ni][s][v] = 0.0f;
+    GEMM_TILE_ZERO(acc);
 
     for (int k0 = 0; k0 < kdim; k0 += TK) {
-        /* Stage W row by row: consecutive work-items read consecutive k (contiguous in wt;
-         * one work-item copies whole rows, which the compiler vectorises). */
-        for (int m = 0; m < BM; m++) {
-            const int mg = m0 + m;
-            __global const float *wrow = wt + min(mg, c_out - 1) * kdim + k0;
-            if (mg < c_out && k0 + TK <= kdim) {
-                for (int kk = lid; kk < TK; kk += WG) As[m][kk] = wrow[kk];
-            } else {
-                for (int kk = lid; kk < TK; kk += WG)
-                    As[m][kk] = (mg < c_out && k0 + kk < kdim) ? wrow[kk] : 0.0f;
-            }
-        }
+        GEMM_STAGE_W(As, wt, c_out, kdim, m0, k0, lid);
         /* Stage X: rows kk = l1 + WG_M*r of this work-item's own pixel columns. */
         for (int kk = l1; kk < TK; kk += WG_M) {
             const int kg = k0 + kk;
@@ -209,41 +136,14 @@ void conv2d(const int n, const int c_in, const int h, const int w, const int c_o
 #endif
         }
         TILE_BARRIER();
-
-        /* acc += W[m, k] * X[k, p], one register tile at a time: per k, TM broadcasts
-         * and NV vector loads feed TM*NV vector multiply-adds. The last block stops at K
-         * (the input conv has K = 27). */
+        /* the last block stops at K (the input conv has K = 27) */
         const int kn = min(TK, kdim - k0);
-        for (int mi = 0; mi < SM; mi++) {
-            for (int ni = 0; ni < SN; ni++) {
-                floatVN c[TM][NV];
-#pragma unroll
-                for (int s = 0; s < TM; s++)
-#pragma unroll
-                    for (int v = 0; v < NV; v++) c[s][v] = acc[mi][ni][s][v];
-                for (int kk = 0; kk < kn; kk++) {
-                    floatVN bv[NV];
-#pragma unroll
-                    for (int v = 0; v < NV; v++)
-                        bv[v] = LOADVN(&Bs[kk][((ni * NV + v) * WG_N + l0) * VN]);
-#pragma unroll
-                    for (int s = 0; s < TM; s++) {
-                        const float a = As[ROW(l1, mi, s)][kk];
-#pragma unroll
-                        for (int v = 0; v < NV; v++) c[s][v] = a * bv[v] + c[s][v];
-                    }
-                }
-#pragma unroll
-                for (int s = 0; s < TM; s++)
-#pragma unroll
-                    for (int v = 0; v < NV; v++) acc[mi][ni][s][v] = c[s][v];
-            }
-        }
+        GEMM_TILE_UPDATE(acc, As, Bs, kn, l0, l1);
         TILE_BARRIER();
     }
 
-    /* Epilogue, in PyTorch's order: (acc + bias) + chan_bias, then (res + y) / res_div.
-     * A vector whose VN pixels lie in one image is stored whole; others pixel by pixel. */
+    /* Epilogue (CONV_EPILOGUE's order: PyTorch's). A vector whose VN pixels lie in one image
+     * is stored whole; others pixel by pixel. */
     for (int mi = 0; mi < SM; mi++) {
         for (int s = 0; s < TM; s++) {
             const int m = m0 + ROW(l1, mi, s);
@@ -257,12 +157,8 @@ void conv2d(const int n, const int c_in, const int h, const int w, const int c_o
                     if (q + VN <= ohw) {
                         const int i = (b * c_out + m) * ohw + q;
                         floatVN val = a;
-                        if (flags & CONV_BIAS) val += bias[m];
-                        if (flags & CONV_CHAN_BIAS) val += chan_bias[b * c_out + m];
-                        if (flags & CONV_RESIDUAL) {
-                            val = LOADVN(res + i) + val;
-                            if (res_div != 1.0f) val /= res_div;
-                        }
+                        CONV_EPILOGUE(val, flags, bias[m], chan_bias[b * c_out + m],
+                                      LOADVN(res + i), res_div);
                         STOREVN(val, y + i);
                     } else {
                         float out[VN];
@@ -271,12 +167,8 @@ void conv2d(const int n, const int c_in, const int h, const int w, const int c_o
                             const int bt = (p + t) / ohw, qt = p + t - bt * ohw;
                             const int i = (bt * c_out + m) * ohw + qt;
                             float val = out[t];
-                            if (flags & CONV_BIAS) val += bias[m];
-                            if (flags & CONV_CHAN_BIAS) val += chan_bias[bt * c_out + m];
-                            if (flags & CONV_RESIDUAL) {
-                                val = res[i] + val;
-                                if (res_div != 1.0f) val /= res_div;
-                            }
+                            CONV_EPILOGUE(val, flags, bias[m], chan_bias[bt * c_out + m], res[i],
+                                          res_div);
                             y[i] = val;
                         }
                     }
@@ -341,11 +233,6 @@ __kernel void conv2d_epilogue(const int n, const int c_out, const int ohw, const
     if (q >= ohw || m >= c_out || b >= n) return;
     const int i = (b * c_out + m) * ohw + q;
     float val = acc[m * (n * ohw) + b * ohw + q];
-    if (flags & CONV_BIAS) val += bias[m];
-    if (flags & CONV_CHAN_BIAS) val += chan_bias[b * c_out + m];
-    if (flags & CONV_RESIDUAL) {
-        val = res[i] + val;
-        if (res_div != 1.0f) val /= res_div;
-    }
+    CONV_EPILOGUE(val, flags, bias[m], chan_bias[b * c_out + m], res[i], res_div);
     y[i] = val;
 }

@@ -2,14 +2,18 @@
  * program.h — kernel programs from the embedded cl/ sources, with the on-disk binary cache.
  *
  * A program is (cl file, build options). Its source is cl/common.cl followed by the file,
- * each starting with `#line 1 "<file>"` so compiler logs name the file. Programs and
- * kernels are built once per context and kept until the context is destroyed.
+ * each starting with `#line 1 "<file>"` so compiler logs name the file. A file's embedded
+ * text already holds what it pulls in with `// clsde:include <file>` (cl/gemm_tile.cl into
+ * conv2d.cl), expanded at build time by cl/embed.py between #line
+ * directives. Programs and kernels are built once per context and kept until the context is
+ * destroyed.
  *
  * Cache entry: <cache_dir>/<hex key>.bin where key = SHA-256 over (format version, source,
- * options, platform name, device name, driver version). The file holds a magic, the key,
- * the payload size and the payload's SHA-256; anything that does not check out is
- * rejected, deleted, rebuilt from source and logged — never trusted. Writes go to a
- * temporary file in the same directory and are renamed into place.
+ * options, platform name, device name, driver version); the source is the composed text,
+ * included files and all, so editing one changes the key of every program that includes
+ * it. The file holds a magic, the key, the payload size and the payload's SHA-256; anything
+ * that does not check out is rejected, deleted, rebuilt from source and logged — never
+ * trusted. Writes go to a temporary file in the same directory and are renamed into place.
  */
 #ifndef CLSDE_PROGRAM_H
 #define CLSDE_PROGRAM_H
