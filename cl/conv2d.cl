@@ -27,8 +27,8 @@
  *
  *   Global id 0: pixel tile (ceil(N / BN) groups of WG_N), id 1: channel tile
  *   (ceil(c_out / BM) groups of WG_M). The wrapper passes the parameters it launched with.
- *   Staging W, the register-tile update and the epilogue are gemm_tile.cl's; staging X is
- *   this file's.
+ *   Staging W, the register-tile update and the epilogue are gemm_tile.cl's (shared with
+ *   conv_down_fir.cl); staging X is this file's.
  *
  * Parameters (-D), each with its default:
  *   KSIZE 3      kernel side k; the host builds one program per k in use.

@@ -9,11 +9,12 @@
  *
  * The GEMM is conv2d.cl's implicit GEMM (M = c_out, N = pixels, K = 9*c_in; register tiles
  * of TM channels x TN pixels held as TN/VN vectors, SM x SN of them per work-item, WG_M x
- * WG_N work-items, W and X staged per K block in As and Bs); only where X comes from
- * differs. K blocks are CC whole input channels (TK = 9*CC). Per block the group first
- * computes the F patch of its pixels for those channels into local memory, then fills
- * Bs[k][pixel] = F[.., 2oy + ky, 2ox + kx] from the patch (a local gather, where conv2d.cl
- * gathers from x in global memory).
+ * WG_N work-items, W and X staged per K block in As and Bs), with gemm_tile.cl's staging of
+ * W, register-tile update and epilogue; only where X comes from differs. K blocks are CC
+ * whole input channels (TK = 9*CC). Per block the group first computes the F patch of its
+ * pixels for those channels into local memory, then fills Bs[k][pixel] =
+ * F[.., 2oy + ky, 2ox + kx] from the patch (a local gather, where conv2d.cl gathers from x
+ * in global memory).
  *
  * Tiles. The output columns are cut into strips of CW (global id 2; one strip when
  * ow <= CW). Within a strip of width cws the pixels are ordered (image, row, column) and a
@@ -30,34 +31,13 @@
  * Edges: pixels past the end read patch entry 0 and are not stored; channels past c_out
  * get zero weights and are not stored.
  *
- * Parameters (-D), each with its default; TM, VN, TN, SM, SN, WG_M, WG_N as in conv2d.cl:
- *   TM 4, VN 4, TN VN, SM 1, SN 1, WG_M 8, WG_N 8
+ * Parameters (-D), each with its default:
+ *   TM 4, VN 4, TN VN, SM 1, SN 1, WG_M 8, WG_N 8: the tile, described in gemm_tile.cl.
  *   CC 4         input channels per K block.
  *   CW 16        output columns per strip.
  *   FV 8         vector width of the F-row computation: 4, 8 or 16.
  *   Local memory: TK*(BM + BN) + CC*FS_CH + XS_SZ floats (below).
  */
-#ifndef TM
-#define TM 4
-#endif
-#ifndef VN
-#define VN 4
-#endif
-#ifndef TN
-#define TN VN
-#endif
-#ifndef SM
-#define SM 1
-#endif
-#ifndef SN
-#define SN 1
-#endif
-#ifndef WG_M
-#define WG_M 8
-#endif
-#ifndef WG_N
-#define WG_N 8
-#endif
 #ifndef CC
 #define CC 4
 #endif
@@ -68,12 +48,10 @@
 #define FV 8
 #endif
 
-#define NV (TN / VN)
-#define PW (SN * TN)
-#define BM (WG_M * SM * TM)
-#define BN (WG_N * PW)
 #define TK (9 * CC)
-#define WG (WG_M * WG_N)
+
+// clsde:include gemm_tile.cl
+
 /* Patch floats per channel. A tile touches nr <= (BN-1)/cws + 2 rows; its patch has
  * 2*nr + (images) <= 3*nr rows of 2*cws + 1: at most 9*BN + 12*CW - 3 for any cws <= CW. */
 #define FS_CH (9 * BN + 12 * CW)
@@ -81,36 +59,9 @@
  * what the last F vector reads past the end. */
 #define XS_SZ (12 * BN + 16 * CW + 32 + FV)
 
-#if TN % VN != 0
-#error "TN must be a multiple of VN"
-#endif
-
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#if VN == 1
-#define floatVN float
-#define LOADVN(p) (*(p))
-#define STOREVN(v, p) (*(p) = (v))
-#else
-#define floatVN CAT(float, VN)
-#define LOADVN(p) CAT(vload, VN)(0, p)
-#define STOREVN(v, p) CAT(vstore, VN)(v, 0, p)
-#endif
 #define floatFV CAT(float, FV)
 #define LOADFV(p) CAT(vload, FV)(0, p)
 #define STOREFV(v, p) CAT(vstore, FV)(v, 0, p)
-
-#define COL(l0, j, lane) (((j) * WG_N + (l0)) * VN + (lane))
-#define ROW(l1, mi, s) (((mi) * WG_M + (l1)) * TM + (s))
-
-#if WG > 1
-#define TILE_BARRIER() barrier(CLK_LOCAL_MEM_FENCE)
-#else
-#define TILE_BARRIER() /* one work-item: nothing to wait for */
-#endif
-
-#define CONV_BIAS 1
-#define CONV_RESIDUAL 4
 
 /* [1, 3, 3, 1] */
 inline float fir_k(const int a)
@@ -172,24 +123,11 @@ void conv_down_fir(const int n, const int c_in, const int h, const int w, const 
     TILE_BARRIER(); /* before other work-items stage rows over it */
 
     floatVN acc[SM][SN][TM][NV];
-    for (int mi = 0; mi < SM; mi++)
-        for (int ni = 0; ni < SN; ni++)
-            for (int s = 0; s < TM; s++)
-                for (int v = 0; v < NV; v++) acc[mi][ni][s][v] = 0.0f;
+    GEMM_TILE_ZERO(acc);
 
     for (int ci0 = 0; ci0 < c_in; ci0 += CC) {
         const int ccn = min(CC, c_in - ci0), k0 = 9 * ci0, kn = 9 * ccn;
-        /* Stage W as conv2d.cl does: rows of TK consecutive k, zero past c_out and K. */
-        for (int m = 0; m < BM; m++) {
-            const int mg = m0 + m;
-            __global const float *wrow = wt + min(mg, c_out - 1) * kdim + k0;
-            if (mg < c_out && kn == TK) {
-                for (int kk = lid; kk < TK; kk += WG) As[m][kk] = wrow[kk];
-            } else {
-                for (int kk = lid; kk < TK; kk += WG)
-                    As[m][kk] = (mg < c_out && kk < kn) ? wrow[kk] : 0.0f;
-            }
-        }
+        GEMM_STAGE_W(As, wt, c_out, kdim, m0, k0, lid);
         /* Stage the F patch, one image and one input channel at a time. */
         for (int b = b_first; b <= b_last; b++) {
             const int oy_lo = b == b_first ? r_first - b * oh : 0;
@@ -242,39 +180,14 @@ void conv_down_fir(const int n, const int c_in, const int h, const int w, const 
                     Bs[kk][COL(l0, j, lane)] = fc[fbase[j * VN + lane]];
         }
         TILE_BARRIER();
-
-        /* conv2d.cl's update: acc += W[m, k] * X[k, p] per register tile. */
-        for (int mi = 0; mi < SM; mi++) {
-            for (int ni = 0; ni < SN; ni++) {
-                floatVN c[TM][NV];
-#pragma unroll
-                for (int s = 0; s < TM; s++)
-#pragma unroll
-                    for (int v = 0; v < NV; v++) c[s][v] = acc[mi][ni][s][v];
-                for (int kk = 0; kk < kn; kk++) {
-                    floatVN bv[NV];
-#pragma unroll
-                    for (int v = 0; v < NV; v++)
-                        bv[v] = LOADVN(&Bs[kk][((ni * NV + v) * WG_N + l0) * VN]);
-#pragma unroll
-                    for (int s = 0; s < TM; s++) {
-                        const float a = As[ROW(l1, mi, s)][kk];
-#pragma unroll
-                        for (int v = 0; v < NV; v++) c[s][v] = a * bv[v] + c[s][v];
-                    }
-                }
-#pragma unroll
-                for (int s = 0; s < TM; s++)
-#pragma unroll
-                    for (int v = 0; v < NV; v++) acc[mi][ni][s][v] = c[s][v];
-            }
-        }
+        GEMM_TILE_UPDATE(acc, As, Bs, kn, l0, l1);
         TILE_BARRIER();
     }
 
-    /* Epilogue in conv2d's order: acc + bias, then (res + y) / res_div. A vector whose VN
-     * pixels are consecutive in y (one image, and one row unless the strip is the whole
-     * width) is stored whole; others pixel by pixel. */
+    /* Epilogue (CONV_EPILOGUE) without a time-embedding bias: masking its flag lets the
+     * compiler drop that term. A vector whose VN pixels are consecutive in y (one image, and
+     * one row unless the strip is the whole width) is stored whole; others pixel by pixel. */
+    const int ep_flags = flags & ~CONV_CHAN_BIAS;
     for (int mi = 0; mi < SM; mi++) {
         for (int s = 0; s < TM; s++) {
             const int m = m0 + ROW(l1, mi, s);
@@ -291,11 +204,7 @@ void conv_down_fir(const int n, const int c_in, const int h, const int w, const 
                     if (whole) {
                         const int i = (b * c_out + m) * ohw + q;
                         floatVN val = a;
-                        if (flags & CONV_BIAS) val += bias[m];
-                        if (flags & CONV_RESIDUAL) {
-                            val = LOADVN(res + i) + val;
-                            if (res_div != 1.0f) val /= res_div;
-                        }
+                        CONV_EPILOGUE(val, ep_flags, bias[m], 0.0f, LOADVN(res + i), res_div);
                         STOREVN(val, y + i);
                     } else {
                         float out[VN];
@@ -305,11 +214,7 @@ void conv_down_fir(const int n, const int c_in, const int h, const int w, const 
                             const int bt = rt / oh, yt = rt - bt * oh;
                             const int i = (bt * c_out + m) * ohw + yt * ow + sx0 + xt;
                             float val = out[t];
-                            if (flags & CONV_BIAS) val += bias[m];
-                            if (flags & CONV_RESIDUAL) {
-                                val = res[i] + val;
-                                if (res_div != 1.0f) val /= res_div;
-                            }
+                            CONV_EPILOGUE(val, ep_flags, bias[m], 0.0f, res[i], res_div);
                             y[i] = val;
                         }
                     }

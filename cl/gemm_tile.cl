@@ -1,5 +1,5 @@
 /*
- * gemm_tile.cl — conv2d.cl's implicit-GEMM tile machinery, in a file of its own to be shared:
+ * gemm_tile.cl — the implicit-GEMM tile machinery shared by conv2d.cl and conv_down_fir.cl:
  * tile parameters and sizes, the VN-wide vector helpers, staging W, the register-tile update
  * and the epilogue. How X is staged is each kernel's own. Not a program: a file pulls it in
  * with a `// clsde:include gemm_tile.cl` line (expanded by cl/embed.py), after defining TK.

@@ -4,7 +4,7 @@
  * A program is (cl file, build options). Its source is cl/common.cl followed by the file,
  * each starting with `#line 1 "<file>"` so compiler logs name the file. A file's embedded
  * text already holds what it pulls in with `// clsde:include <file>` (cl/gemm_tile.cl into
- * conv2d.cl), expanded at build time by cl/embed.py between #line
+ * conv2d.cl and conv_down_fir.cl), expanded at build time by cl/embed.py between #line
  * directives. Programs and kernels are built once per context and kept until the context is
  * destroyed.
  *
