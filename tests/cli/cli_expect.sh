@@ -1,5 +1,5 @@
-# cli_expect.sh — sourced (not run) by the CLI test scripts that run fixture models
-# (sample_cli.sh, likelihood_cli.sh): the `expect` and `check` helpers and their counters.
+# cli_expect.sh — sourced (not run) by the CLI test scripts (run_cli_tests.sh, sample_cli.sh,
+# likelihood_cli.sh): the `expect` and `check` helpers and their counters.
 # The script sets `clsde` (the executable) before sourcing it; afterwards it has `pass` and
 # `fail` (both 0), expect CODE SUBSTRING -- ARGS... (runs clsde ARGS; SUBSTRING is searched
 # in stdout+stderr, "" matches any output) and check DESCRIPTION COMMAND... (passes when

@@ -2,28 +2,13 @@
 # CLI expectations (zstd's tests/cli-tests in miniature): exit code and a stderr substring
 # per case. Usage: run_cli_tests.sh PATH/TO/clsde
 clsde=$1
-pass=0
-fail=0
 tmp=$(mktemp -d /tmp/clsde-cli-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 export CLSDE_CACHE_DIR="$tmp/cache"
 
-# expect CODE SUBSTRING -- ARGS...   (SUBSTRING is searched in stdout+stderr)
-expect() {
-    code=$1
-    want=$2
-    shift 3
-    out=$("$clsde" "$@" 2>&1)
-    got=$?
-    if [ "$got" -ne "$code" ] || ! printf '%s' "$out" | grep -qF -- "$want"; then
-        echo "FAIL: clsde $* -> exit $got (want $code), output:"
-        printf '%s\n' "$out" | sed 's/^/    /'
-        echo "    (wanted substring: $want)"
-        fail=$((fail + 1))
-    else
-        pass=$((pass + 1))
-    fi
-}
+# expect CODE SUBSTRING -- ARGS...   (SUBSTRING is searched in stdout+stderr), and the
+# pass/fail counters: tests/cli/cli_expect.sh
+. "$(dirname "$0")/cli_expect.sh"
 
 expect 0 "clsde " -- version
 expect 0 "usage: clsde" -- --help
