@@ -13,7 +13,9 @@
  *   into Bs[TK][BN], zero outside the matrices so the inner loop has no edge test; then
  *   each work-item updates its SM x SN register tiles of TM channels x TN pixels, the TN
  *   pixels held as TN/VN vectors of VN neighbouring pixels. Each work-item stages the X
- *   columns of its own pixels, so their (image, row, column) is decoded once.
+ *   columns of its own pixels, so their (image, row, column) is decoded once; a pixel
+ *   vector that lies in one image row (stride 1) is staged with one vector load per k
+ *   where the kernel window stays inside the row, lane by lane elsewhere.
  *   Work-item (l0, l1) owns channels m0 + (mi*WG_M + l1)*TM + s and the pixel vectors
  *   j*WG_N + l0 (j < SN*TN/VN): neighbouring work-items in dimension 0 touch neighbouring
  *   pixels, which a GPU coalesces.
@@ -107,6 +109,19 @@ void conv2d(const int n, const int c_in, const int h, const int w, const int c_o
 #endif
         }
     }
+    /* Pixel vectors whose VN pixels exist and sit side by side in one image row (stride
+     * 1; POINTWISE: in one image): their X rows are VN consecutive floats of x, staged with
+     * one vector load where the window lies inside the row. Same values as lane by lane. */
+    bool vec_row[PW / VN];
+    for (int j = 0; j < PW / VN; j++) {
+        const int t0 = j * VN, t1 = t0 + VN - 1;
+#if POINTWISE
+        vec_row[j] = VN > 1 && pix_ok[t1] && xoff[t1] == xoff[t0] + VN - 1;
+#else
+        vec_row[j] = VN > 1 && stride == 1 && pix_ok[t1] && xoff[t1] == xoff[t0] &&
+                     iy0[t1] == iy0[t0] && ix0[t1] == ix0[t0] + VN - 1;
+#endif
+    }
 
     floatVN acc[SM][SN][TM][NV];
     GEMM_TILE_ZERO(acc);
@@ -118,19 +133,44 @@ void conv2d(const int n, const int c_in, const int h, const int w, const int c_o
             const int kg = k0 + kk;
             const int ci = kg / KK;
 #if POINTWISE
-            for (int j = 0, t = 0; j < PW / VN; j++)
-                for (int lane = 0; lane < VN; lane++, t++)
-                    Bs[kk][COL(l0, j, lane)] =
-                        (kg < kdim && pix_ok[t]) ? x[xoff[t] + ci * hw] : 0.0f;
+            for (int j = 0; j < PW / VN; j++) {
+                const int t0 = j * VN;
+                if (vec_row[j] && kg < kdim) {
+                    STOREVN(LOADVN(x + xoff[t0] + ci * hw), &Bs[kk][COL(l0, j, 0)]);
+                } else {
+                    for (int lane = 0; lane < VN; lane++)
+                        Bs[kk][COL(l0, j, lane)] = (kg < kdim && pix_ok[t0 + lane])
+                                                       ? x[xoff[t0 + lane] + ci * hw]
+                                                       : 0.0f;
+                }
+            }
 #else
             const int r = kg - ci * KK;
             const int ky = r / KSIZE, kx = r - ky * KSIZE;
-            for (int j = 0, t = 0; j < PW / VN; j++) {
-                for (int lane = 0; lane < VN; lane++, t++) {
-                    const int iy = iy0[t] + ky, ix = ix0[t] + kx;
-                    const bool in =
-                        kg < kdim && pix_ok[t] && iy >= 0 && iy < h && ix >= 0 && ix < w;
-                    Bs[kk][COL(l0, j, lane)] = in ? x[xoff[t] + ci * hw + iy * w + ix] : 0.0f;
+            for (int j = 0; j < PW / VN; j++) {
+                const int t0 = j * VN;
+                if (vec_row[j]) {
+                    const int iy = iy0[t0] + ky, ix = ix0[t0] + kx;
+                    if (kg >= kdim || iy < 0 || iy >= h) {
+                        STOREVN((floatVN)(0.0f), &Bs[kk][COL(l0, j, 0)]);
+                    } else if (ix >= 0 && ix + VN <= w) {
+                        STOREVN(LOADVN(x + xoff[t0] + ci * hw + iy * w + ix),
+                                &Bs[kk][COL(l0, j, 0)]);
+                    } else {
+                        const int row = xoff[t0] + ci * hw + iy * w;
+                        for (int lane = 0; lane < VN; lane++)
+                            Bs[kk][COL(l0, j, lane)] =
+                                (ix + lane >= 0 && ix + lane < w) ? x[row + ix + lane] : 0.0f;
+                    }
+                } else {
+                    for (int lane = 0; lane < VN; lane++) {
+                        const int t = t0 + lane;
+                        const int iy = iy0[t] + ky, ix = ix0[t] + kx;
+                        const bool in =
+                            kg < kdim && pix_ok[t] && iy >= 0 && iy < h && ix >= 0 && ix < w;
+                        Bs[kk][COL(l0, j, lane)] =
+                            in ? x[xoff[t] + ci * hw + iy * w + ix] : 0.0f;
+                    }
                 }
             }
 #endif
