@@ -23,7 +23,8 @@ wall time in STATE/<row>/chunk_<first>_<count>.npz, which is small enough to com
 10,000-image row can be drawn over several sessions. STATE/<row>/row.json records what the
 chunks were drawn with (sampler arguments, seed, SHA-256 of the model); a rerun with other
 settings stops rather than mixing chunks. Several workers may run at once (one per core,
-`POCL_MAX_PTHREAD_COUNT=1`): a chunk is claimed by a lock file in WORKDIR while it is drawn.
+`POCL_MAX_PTHREAD_COUNT=1`): a chunk is claimed by an flock on WORKDIR/locks/<chunk>.lock
+while it is drawn; the kernel drops it when its worker exits, killed or not.
 
   /usr/bin/python3 tools/quality.py --model models/ddpmpp_s_mnist.safetensors --data mnist \\
       --n 10000 [--rows pc,pc_n4,ode,untrained] [--draw-only] [--partial]
@@ -33,6 +34,7 @@ settings stops rather than mixing chunks. Several workers may run at once (one p
   --group K     draw K consecutive chunks per clsde run, as one batch (a GPU worker)
 """
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -99,38 +101,43 @@ def check_row(rowdir, settings):
         os.replace(path + '.part', path)
 
 
-def lock_pid(path):
-    """The live process holding lock file path, or None (no file, empty, or a dead pid)."""
+class Lock:
+    """A chunk's claim: an exclusive flock on its lock file, held through an open descriptor.
+    The file stays when released (unlinking it would let a second worker lock a new file of
+    the same name while the first still holds the old one); it holds the holder's pid, for
+    people only."""
+
+    def __init__(self, path, fd):
+        self.path, self.fd = path, fd
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)  # drops the flock
+            self.fd = None
+
+
+def try_flock(path):
+    """An open descriptor of path holding its exclusive flock, or None if another open
+    descriptor (this process's or another's) holds it."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
     try:
-        with open(path) as f:
-            pid = int(f.read() or 0)
-        if pid > 0:
-            os.kill(pid, 0)
-            return pid
-    except (FileNotFoundError, ProcessLookupError, ValueError):
-        pass
-    return None
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def claim(lockdir, name):
-    """A lock file for one chunk, or None if a live process holds it (stale locks are taken)."""
+    """A Lock on one chunk, or None if a live worker holds it."""
     os.makedirs(lockdir, exist_ok=True)
     path = os.path.join(lockdir, name + '.lock')
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            if lock_pid(path) is not None:
-                return None
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-            continue
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
-        return path
-    return None
+    fd = try_flock(path)
+    if fd is None:
+        return None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return Lock(path, fd)
 
 
 def chunk_path(rowdir, first, cnt):
@@ -164,7 +171,7 @@ def draw_pass(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log, group
             if lock is None:
                 skipped.append(out)
             elif os.path.exists(out):
-                os.unlink(lock)
+                lock.release()
             else:
                 locks.append((first, cnt, out, lock))
         try:
@@ -173,52 +180,57 @@ def draw_pass(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log, group
                 run = [locks.pop(0)]
                 while locks and locks[0][0] == run[-1][0] + run[-1][1]:
                     run.append(locks.pop(0))
-                draw_run(clsde, model, args_row, tmpdir, seed, run, log)
-                for _, _, _, lock in run:
-                    os.unlink(lock)
+                try:
+                    draw_run(clsde, model, args_row, tmpdir, seed, run, log)
+                finally:
+                    for _, _, _, lock in run:
+                        lock.release()
         finally:
             for _, _, _, lock in locks:
-                os.unlink(lock)
+                lock.release()
     return any(not os.path.exists(out) and not held(tmpdir, os.path.basename(out))
                for out in skipped)
 
 
 def draw_run(clsde, model, args_row, tmpdir, seed, run, log):
     """Images run[0].first .. run[-1].first + count - 1 in one `clsde sample` batch, kept as
-    one chunk file per entry of run (first, count, path, lock); on failure the locks of run
-    are released and the error goes up."""
+    one chunk file per entry of run (first, count, path, lock); the caller releases the
+    locks."""
     first, total = run[0][0], sum(c for _, c, _, _ in run)
-    try:
-        raw = os.path.join(tmpdir, 'chunk_%06d_%d.safetensors' % (first, total))
-        cmd = [clsde, 'sample', '--model', model, '--seed', str(seed), '--first', str(first),
-               '-n', str(total), '--batch', str(total), '--raw', raw,
-               '-o', os.path.join(tmpdir, 'chunk_%06d.png' % first), '--quiet'] + args_row
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True)
-        dt = time.perf_counter() - t0
-        tensors, _ = st.load(raw)
-        x = evmod.to_uint8(tensors['x'])
-        for f, cnt, out, _ in run:
-            with open(out + '.part', 'wb') as fh:
-                # seconds: this chunk's share of the run's wall time
-                np.savez_compressed(fh, x=x[f - first:f - first + cnt],
-                                    seconds=np.float64(dt * cnt / total),
-                                    threads=np.int64(os.environ.get('POCL_MAX_PTHREAD_COUNT',
-                                                                    0)))
-            os.replace(out + '.part', out)
-        os.unlink(raw)
-        log('%s: images %d..%d in %.1f s' % (os.path.dirname(run[0][2]), first,
-                                               first + total - 1, dt))
-    except BaseException:
-        for _, _, _, lock in run:
-            if os.path.exists(lock):
-                os.unlink(lock)
-        raise
+    raw = os.path.join(tmpdir, 'chunk_%06d_%d.safetensors' % (first, total))
+    cmd = [clsde, 'sample', '--model', model, '--seed', str(seed), '--first', str(first),
+           '-n', str(total), '--batch', str(total), '--raw', raw,
+           '-o', os.path.join(tmpdir, 'chunk_%06d.png' % first), '--quiet'] + args_row
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    dt = time.perf_counter() - t0
+    tensors, _ = st.load(raw)
+    x = evmod.to_uint8(tensors['x'])
+    if len(x) != total:
+        raise RuntimeError('%s holds %d images, not %d' % (raw, len(x), total))
+    for f, cnt, out, _ in run:
+        with open(out + '.part', 'wb') as fh:
+            # seconds: this chunk's share of the run's wall time
+            np.savez_compressed(fh, x=x[f - first:f - first + cnt],
+                                seconds=np.float64(dt * cnt / total),
+                                threads=np.int64(os.environ.get('POCL_MAX_PTHREAD_COUNT',
+                                                                0)))
+        os.replace(out + '.part', out)
+    os.unlink(raw)
+    log('%s: images %d..%d in %.1f s' % (os.path.dirname(run[0][2]), first,
+                                           first + total - 1, dt))
 
 
 def held(tmpdir, name):
     """Whether a live process holds the chunk's lock."""
-    return lock_pid(os.path.join(tmpdir, 'locks', name + '.lock')) is not None
+    path = os.path.join(tmpdir, 'locks', name + '.lock')
+    if not os.path.exists(path):
+        return False
+    fd = try_flock(path)
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
 
 
 def draw_nll(clsde, model, data, rowdir, tmpdir, n, chunk, seed, log):
@@ -247,7 +259,7 @@ def draw_nll(clsde, model, data, rowdir, tmpdir, n, chunk, seed, log):
             os.replace(out + '.part', out)
             log('%s: test images %d..%d in %.1f s' % (rowdir, first, first + cnt - 1, dt))
         finally:
-            os.unlink(lock)
+            lock.release()
 
 
 def gather_nll(rowdir, n, chunk, partial):

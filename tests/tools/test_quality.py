@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Tests for tools/quality.py's chunk bookkeeping (unittest): lock files (claim, stale and
-empty locks), drawing chunks through a stand-in for `clsde sample`, the row.json guard, a
-second pass over a chunk whose worker died, and gathering a partial row.
+"""Tests for tools/quality.py's chunk bookkeeping (unittest): chunk locks (claim, held,
+release, a killed holder), drawing chunks through a stand-in for `clsde sample`, the
+row.json guard, a second pass over a chunk whose worker died, and gathering a partial row.
 
 Run: /usr/bin/python3 tests/tools/test_quality.py   (needs numpy; a few seconds)
 """
@@ -34,26 +34,49 @@ st.save(raw, [('x', x)])
 """ % (sys.executable, TOOLS)
 
 
-def dead_pid():
-    p = subprocess.Popen([sys.executable, "-c", "pass"])
-    p.wait()
-    return p.pid
+HOLDER = """import sys
+sys.path.insert(0, %r)
+import quality
+lock = quality.claim(sys.argv[1], "c")
+print("held" if lock else "refused", flush=True)
+sys.stdin.read()
+""" % TOOLS
 
 
 class Locks(unittest.TestCase):
-    def test_claim_held_stale_empty(self):
+    def test_claim_held_released(self):
         with tempfile.TemporaryDirectory() as d:
-            path = quality.claim(d, "c")
-            self.assertTrue(path and os.path.exists(path))
-            self.assertIsNone(quality.claim(d, "c"))  # held by this (live) process
-            self.assertEqual(quality.lock_pid(path), os.getpid())
-            with open(path, "w") as f:
-                f.write(str(dead_pid()))
-            self.assertIsNone(quality.lock_pid(path))
-            self.assertEqual(quality.claim(d, "c"), path)  # stale: taken over
-            with open(path, "w"):
-                pass  # empty: a worker killed between creating and writing it
-            self.assertEqual(quality.claim(d, "c"), path)
+            locks = os.path.join(d, "locks")
+            self.assertFalse(quality.held(d, "c"))  # no lock file yet
+            lock = quality.claim(locks, "c")
+            self.assertIsNotNone(lock)
+            with open(lock.path) as f:
+                self.assertEqual(f.read(), str(os.getpid()))
+            self.assertIsNone(quality.claim(locks, "c"))  # held (another descriptor)
+            self.assertTrue(quality.held(d, "c"))
+            lock.release()
+            lock.release()  # twice is harmless
+            self.assertFalse(quality.held(d, "c"))
+            again = quality.claim(locks, "c")
+            self.assertIsNotNone(again)  # released: free again, the file kept
+            again.release()
+
+    def test_killed_holder_frees_the_chunk(self):
+        with tempfile.TemporaryDirectory() as d:
+            locks = os.path.join(d, "locks")
+            p = subprocess.Popen([sys.executable, "-c", HOLDER, locks], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True)
+            try:
+                self.assertEqual(p.stdout.readline().strip(), "held")
+                self.assertTrue(quality.held(d, "c"))
+                self.assertIsNone(quality.claim(locks, "c"))
+            finally:
+                p.kill()
+                p.wait()
+            self.assertFalse(quality.held(d, "c"))  # the kernel dropped the dead worker's lock
+            lock = quality.claim(locks, "c")
+            self.assertIsNotNone(lock)
+            lock.release()
 
 
 class Drawing(unittest.TestCase):
@@ -120,18 +143,14 @@ class Drawing(unittest.TestCase):
 
     def test_dead_worker_chunk_drawn_on_a_second_pass(self):
         os.makedirs(self.row)
-        locks = os.path.join(self.work, "locks")
-        os.makedirs(locks)
-        # chunk 2 "held" by this live process while the pass goes by: skipped ...
-        lock = os.path.join(locks, "chunk_000002_2.npz.lock")
-        with open(lock, "w") as f:
-            f.write(str(os.getpid()))
+        # chunk 2 held by another worker (here: a lock this test holds) while the pass goes
+        # by: skipped ...
+        lock = quality.claim(os.path.join(self.work, "locks"), "chunk_000002_2.npz")
         self.assertFalse(quality.draw_pass(self.fake, "m", [], self.row, self.work, 5, 2, 1,
                                            self.log.append))
         self.assertFalse(os.path.exists(os.path.join(self.row, "chunk_000002_2.npz")))
-        # ... then its worker dies: the next draw takes it over
-        with open(lock, "w") as f:
-            f.write(str(dead_pid()))
+        # ... then its worker dies (its lock drops): the next draw takes it over
+        lock.release()
         self.draw()
         self.assertTrue(os.path.exists(os.path.join(self.row, "chunk_000002_2.npz")))
 
@@ -157,7 +176,8 @@ class Drawing(unittest.TestCase):
         self.assertIn("images 4..5", self.log[1])
         y, _, _ = quality.gather(self.row, 7, 2, False)
         np.testing.assert_array_equal(x, y)
-        self.assertEqual(os.listdir(os.path.join(self.work, "locks")), [])
+        for name in os.listdir(os.path.join(self.work, "locks")):  # every lock released
+            self.assertFalse(quality.held(self.work, name[:-len(".lock")]))
 
     def test_row_json_guard(self):
         settings = {"model": "m", "sample_args": ["--steps", "250"], "seed": 1, "chunk": 64}
