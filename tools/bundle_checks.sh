@@ -19,26 +19,29 @@
 # full-size CIFAR-10 DDPM++ (random weights), with PyTorch on the same GPU for comparison
 # (python3 with torch and CUDA, if there) and clsde's per-op profile of it at batch 1; then
 # quality rows until the time is up.
+# Exit status: 0 when every step passed (a quality step stopped or not started for lack of
+# time counts as passed: the chunks it finished are kept), 1 otherwise; 2 for bad arguments.
 # The OpenCL driver: the machine's ICDs through the packed loader, else (no platform) through
 # the machine's own C library and ICD loader (CLSDE_BUNDLE_NATIVE=1, portable_bundle.sh).
 set -u
-bundle=$(cd "$1" && pwd)
-fixtures=$(cd "$2" && pwd)
-mkdir -p "$3"
-res=$(cd "$3" && pwd)
+[ $# -ge 3 ] || { sed -n '5,13p' "$0" >&2; exit 2; }
+bundle=$(cd "$1" && pwd) || exit 2
+fixtures=$(cd "$2" && pwd) || exit 2
+mkdir -p "$3" && res=$(cd "$3" && pwd) || exit 2
 budget=${4:-540}
 rows=${5:-ode,pc}
 [ "$rows" = none ] && rows=
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 export CLSDE_CACHE_DIR=$res/cache
 export CLSDE_FIXTURES=$fixtures
 summary=$res/summary.txt
-if [ "${CLSDE_BUNDLE_NATIVE:-0}" != 1 ] && ! "$bundle/clsde" devices > /dev/null 2>&1; then
+if [ "${CLSDE_BUNDLE_NATIVE:-0}" != 1 ] && ! timeout -k 5 60 "$bundle/clsde" devices > /dev/null 2>&1; then
     export CLSDE_BUNDLE_NATIVE=1
 fi
 echo "bundle_checks.sh $(date -u +%FT%TZ); CLSDE_BUNDLE_NATIVE=${CLSDE_BUNDLE_NATIVE:-0}" > "$summary"
 run=$bundle/run
 left() { echo $((budget - SECONDS)); }
+failed=0
 # step NAME LIMIT CMD...: run CMD with min(LIMIT, time left - 20) seconds
 step() {
     local name=$1 limit=$2 t0=$SECONDS rc
@@ -46,10 +49,16 @@ step() {
     [ $(($(left) - 20)) -lt "$limit" ] && limit=$(($(left) - 20))
     if [ "$limit" -le 0 ]; then
         echo "$name: not run (no time left)" | tee -a "$summary"
+        case "$name" in quality_*) ;; *) failed=$((failed + 1)) ;; esac
         return 1
     fi
-    timeout "$limit" "$@" > "$res/$name.log" 2>&1
+    # -k: a process stuck in the driver that ignores SIGTERM is killed 10 s later
+    timeout -k 10 "$limit" "$@" > "$res/$name.log" 2>&1
     rc=$?
+    case "$name:$rc" in
+    *:0 | quality_*:124) ;;
+    *) failed=$((failed + 1)) ;;
+    esac
     echo "$name: rc $rc in $((SECONDS - t0)) s$([ $rc = 124 ] && echo ' (time limit)')" | tee -a "$summary"
     return $rc
 }
@@ -90,4 +99,5 @@ for r in ${rows//,/ }; do
     step "quality_$r" 100000 python3 tools/quality.py --model "$m" --data mnist --n 10000 \
         --rows "$r" --draw-only --group 16 --clsde "$bundle/clsde" --workdir "$res/quality"
 done
-echo "done in $SECONDS s" | tee -a "$summary"
+echo "done in $SECONDS s; $failed step(s) failed or not run" | tee -a "$summary"
+[ "$failed" = 0 ]
