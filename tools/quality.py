@@ -282,7 +282,8 @@ def gather_nll(rowdir, n, chunk, partial):
 
 def gather(rowdir, n, chunk, partial):
     """(uint8 images of the chunks present, seconds, timing); without partial all of
-    0..n-1 must be there; with it, the chunks from image 0 up to the first missing one.
+    0..n-1 must be there; with it, every chunk there is (images are independent by index,
+    so a hole left by a worker still drawing does not hide the chunks after it).
     timing maps each chunk's `threads` (POCL_MAX_PTHREAD_COUNT of its worker; 0: none set,
     e.g. a GPU) to [images, seconds], so that rows drawn on mixed devices report each."""
     parts, seconds, timing = [], 0.0, {}
@@ -290,7 +291,7 @@ def gather(rowdir, n, chunk, partial):
         path = chunk_path(rowdir, first, min(chunk, n - first))
         if not os.path.exists(path):
             if partial:
-                break
+                continue
             sys.exit('quality.py: %s is missing (another worker still drawing it?)' % path)
         with np.load(path) as z:
             parts.append(z['x'])
@@ -401,9 +402,17 @@ def main():
             log('%s: no chunks yet' % r)
             continue
         if model is None:
-            model = untrained_model(args.model, args.workdir)
-        check_row(rowdir, {'model': os.path.basename(model), 'model_sha256': sha256(model),
-                           'sample_args': extra, 'seed': args.seed, 'chunk': args.chunk})
+            if args.score_only and not os.path.exists(
+                    os.path.join(args.workdir, 'untrained.safetensors')):
+                # its chunks are there; making the model to check row.json needs torch
+                log('%s: scored without checking row.json (no %s/untrained.safetensors; '
+                    'a drawing run makes it)' % (r, args.workdir))
+            else:
+                model = untrained_model(args.model, args.workdir)
+        if model is not None:
+            check_row(rowdir, {'model': os.path.basename(model),
+                               'model_sha256': sha256(model), 'sample_args': extra,
+                               'seed': args.seed, 'chunk': args.chunk})
         if not args.score_only:
             draw(args.clsde, model, extra, rowdir, os.path.join(args.workdir, r), args.n,
                  args.chunk, args.seed, log, args.group)
@@ -431,9 +440,13 @@ def main():
     def ratio(v):
         return 'inf' if v is None else '%.2f' % v
 
-    print('%d images per row, classifier %s (test accuracy %.4f), FD against the %s set '
-          '(%d images); seed %d' % (args.n, base['classifier'], base['classifier_test_accuracy'],
+    short = [e['label'] for e in results if e['n'] < args.n]
+    print('%s%d images per row, classifier %s (test accuracy %.4f), FD against the %s set '
+          '(%d images); seed %d' % ('up to ' if short else '', args.n, base['classifier'], base['classifier_test_accuracy'],
                                     base['reference'], base['n_reference'], args.seed))
+    if short:
+        print('Partial rows (n < %d; FD is biased upward at small n, compare rows at equal '
+              'n): %s' % (args.n, ', '.join(short)))
     print()
     print('| images | n | FD ↓ | IS ↑ | class max/min | class counts | s/image (1 thread) |')
     print('|---|---|---|---|---|---|---|')
