@@ -95,9 +95,12 @@ if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
         rm -f "$full"
     fi
 fi
+# --deadline: no clsde run is started that would outlast the step's time limit (and be
+# killed with its 1,024 images); judged by the row's previous run
 for r in ${rows//,/ }; do
     step "quality_$r" 100000 python3 tools/quality.py --model "$m" --data mnist --n 10000 \
-        --rows "$r" --draw-only --group 16 --clsde "$bundle/clsde" --workdir "$res/quality"
+        --rows "$r" --draw-only --group 16 --clsde "$bundle/clsde" --workdir "$res/quality" \
+        --deadline $(($(date +%s) + $(left) - 25))
 done
 echo "done in $SECONDS s; $failed step(s) failed or not run" | tee -a "$summary"
 [ "$failed" = 0 ]

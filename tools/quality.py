@@ -32,6 +32,8 @@ while it is drawn; the kernel drops it when its worker exits, killed or not.
   --partial     score each row on the chunks drawn so far (its image count is printed)
   --score-only  draw nothing, score what is there (while workers run)
   --group K     draw K consecutive chunks per clsde run, as one batch (a GPU worker)
+  --deadline T  start no clsde run that would end after time T (date +%s): an outer time
+                limit then never kills a run and loses its images
 """
 import argparse
 import fcntl
@@ -144,17 +146,41 @@ def chunk_path(rowdir, first, cnt):
     return os.path.join(rowdir, 'chunk_%06d_%d.npz' % (first, cnt))
 
 
-def draw(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log, group=1):
+class OutOfTime(Exception):
+    """A clsde run would end past the deadline: not started."""
+
+
+class Pace:
+    """The deadline (time.time() seconds, or None) and the seconds per image of this
+    worker's last clsde run of the row, which predicts the next run's length."""
+
+    def __init__(self, deadline=None):
+        self.deadline, self.s_per_image = deadline, None
+
+    def check(self, first, total):
+        if self.deadline is None or self.s_per_image is None:
+            return
+        need = self.s_per_image * total
+        if time.time() + need > self.deadline:
+            raise OutOfTime('stopped before images %d..%d: they would take about %.0f s, '
+                            '%.0f s are left' % (first, first + total - 1, need,
+                                                 self.deadline - time.time()))
+
+
+def draw(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log, group=1, pace=None):
     """Draw the missing chunks of images 0..n-1 that no other worker holds; passes again
     while a chunk that was locked when passed has lost its worker since (killed: its lock
     is taken over). Chunks whose worker is alive are left to it. With group > 1, up to
     group consecutive chunks are drawn by one `clsde sample` run (one batch: a GPU wants
-    large batches) and kept as separate chunk files, the same images as chunk by chunk."""
-    while draw_pass(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log, group):
+    large batches) and kept as separate chunk files, the same images as chunk by chunk.
+    With pace, a run that would end past its deadline is not started (OutOfTime), so a
+    time limit outside does not kill a run and lose its images."""
+    while draw_pass(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log, group, pace):
         pass
 
 
-def draw_pass(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log, group=1):
+def draw_pass(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log, group=1,
+              pace=None):
     """One pass over the chunks; True when a chunk skipped as locked is still missing and
     its worker has died since."""
     os.makedirs(tmpdir, exist_ok=True)
@@ -181,7 +207,12 @@ def draw_pass(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log, group
                 while locks and locks[0][0] == run[-1][0] + run[-1][1]:
                     run.append(locks.pop(0))
                 try:
-                    draw_run(clsde, model, args_row, tmpdir, seed, run, log)
+                    total = sum(c for _, c, _, _ in run)
+                    if pace:
+                        pace.check(run[0][0], total)
+                    dt = draw_run(clsde, model, args_row, tmpdir, seed, run, log)
+                    if pace:
+                        pace.s_per_image = dt / total
                 finally:
                     for _, _, _, lock in run:
                         lock.release()
@@ -219,6 +250,7 @@ def draw_run(clsde, model, args_row, tmpdir, seed, run, log):
     os.unlink(raw)
     log('%s: images %d..%d in %.1f s' % (os.path.dirname(run[0][2]), first,
                                            first + total - 1, dt))
+    return dt
 
 
 def held(tmpdir, name):
@@ -337,6 +369,9 @@ def main():
     p.add_argument('--group', type=int, default=1,
                    help='chunks drawn together by one clsde run as one batch (default 1; '
                         'a GPU wants more)')
+    p.add_argument('--deadline', type=float,
+                   help='do not start a clsde run that would end after this time (seconds '
+                        'since the epoch, as date +%%s), judged by the last run of the row')
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--rows', default=','.join(ROWS))
     p.add_argument('--nll-n', type=int, default=256, help='test images for the NLL (256)')
@@ -379,6 +414,7 @@ def main():
                       'untrained (step 0), PC N = %d' % max(2, n_scales // 40)),
     }
     results, nll = [], None
+    out_of_time = False
     for r in rows:
         if r == 'nll':
             rowdir = os.path.join(state, r)
@@ -413,9 +449,13 @@ def main():
             check_row(rowdir, {'model': os.path.basename(model),
                                'model_sha256': sha256(model), 'sample_args': extra,
                                'seed': args.seed, 'chunk': args.chunk})
-        if not args.score_only:
-            draw(args.clsde, model, extra, rowdir, os.path.join(args.workdir, r), args.n,
-                 args.chunk, args.seed, log, args.group)
+        if not args.score_only and not out_of_time:
+            try:
+                draw(args.clsde, model, extra, rowdir, os.path.join(args.workdir, r), args.n,
+                     args.chunk, args.seed, log, args.group, Pace(args.deadline))
+            except OutOfTime as e:
+                log('%s: %s' % (r, e))
+                out_of_time = True
         if args.draw_only:
             continue
         x, sec, timing = gather(rowdir, args.n, args.chunk, args.partial)

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import numpy as np
@@ -178,6 +179,22 @@ class Drawing(unittest.TestCase):
         np.testing.assert_array_equal(x, y)
         for name in os.listdir(os.path.join(self.work, "locks")):  # every lock released
             self.assertFalse(quality.held(self.work, name[:-len(".lock")]))
+
+    def test_deadline_stops_before_a_run_that_would_not_finish(self):
+        os.makedirs(self.row)
+        pace = quality.Pace(time.time() + 1000)
+        pace.s_per_image = 1000.0  # the last run's pace: 2 images would take 2000 s
+        with self.assertRaises(quality.OutOfTime):
+            quality.draw(self.fake, "m", [], self.row, self.work, 5, 2, 1, self.log.append,
+                         1, pace)
+        self.assertEqual(os.listdir(self.row), [])  # nothing started
+        self.assertFalse(quality.held(self.work, "chunk_000000_2.npz"))  # lock released
+        # a fresh pace (no run yet) draws the first run, then judges by its speed
+        pace = quality.Pace(time.time() + 1000)
+        quality.draw(self.fake, "m", [], self.row, self.work, 5, 2, 1, self.log.append, 1, pace)
+        self.assertEqual(len(os.listdir(self.row)), 3)
+        self.assertIsNotNone(pace.s_per_image)
+        self.assertLess(pace.s_per_image, 1000.0)
 
     def test_row_json_guard(self):
         settings = {"model": "m", "sample_args": ["--steps", "250"], "seed": 1, "chunk": 64}
