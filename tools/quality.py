@@ -223,11 +223,22 @@ def draw_pass(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log, group
                for out in skipped)
 
 
+def thread_limit():
+    """POCL_MAX_PTHREAD_COUNT as a number (0: unset or empty), checked before a draw so that
+    a bad value cannot lose a finished run."""
+    v = os.environ.get('POCL_MAX_PTHREAD_COUNT', '') or '0'
+    try:
+        return int(v)
+    except ValueError:
+        sys.exit('quality.py: POCL_MAX_PTHREAD_COUNT=%r is not a number' % v)
+
+
 def draw_run(clsde, model, args_row, tmpdir, seed, run, log):
     """Images run[0].first .. run[-1].first + count - 1 in one `clsde sample` batch, kept as
     one chunk file per entry of run (first, count, path, lock); the caller releases the
     locks."""
     first, total = run[0][0], sum(c for _, c, _, _ in run)
+    threads = thread_limit()
     raw = os.path.join(tmpdir, 'chunk_%06d_%d.safetensors' % (first, total))
     cmd = [clsde, 'sample', '--model', model, '--seed', str(seed), '--first', str(first),
            '-n', str(total), '--batch', str(total), '--raw', raw,
@@ -244,8 +255,7 @@ def draw_run(clsde, model, args_row, tmpdir, seed, run, log):
             # seconds: this chunk's share of the run's wall time
             np.savez_compressed(fh, x=x[f - first:f - first + cnt],
                                 seconds=np.float64(dt * cnt / total),
-                                threads=np.int64(os.environ.get('POCL_MAX_PTHREAD_COUNT',
-                                                                0)))
+                                threads=np.int64(threads))
         os.replace(out + '.part', out)
     os.unlink(raw)
     log('%s: images %d..%d in %.1f s' % (os.path.dirname(run[0][2]), first,
@@ -279,6 +289,7 @@ def draw_nll(clsde, model, data, rowdir, tmpdir, n, chunk, seed, log):
         try:
             if os.path.exists(out):
                 continue
+            threads = thread_limit()
             t0 = time.perf_counter()
             subprocess.run([clsde, 'likelihood', '--model', model, '--data', data, '--first',
                             str(first), '-n', str(cnt), '--batch', str(cnt), '--seed', str(seed),
@@ -287,7 +298,7 @@ def draw_nll(clsde, model, data, rowdir, tmpdir, n, chunk, seed, log):
             dt = time.perf_counter() - t0
             with open(out + '.part', 'a') as f:
                 f.write('# seconds %.3f threads %s\n'
-                        % (dt, os.environ.get('POCL_MAX_PTHREAD_COUNT', 0)))
+                        % (dt, threads))
             os.replace(out + '.part', out)
             log('%s: test images %d..%d in %.1f s' % (rowdir, first, first + cnt - 1, dt))
         finally:

@@ -196,6 +196,24 @@ class Drawing(unittest.TestCase):
         self.assertIsNotNone(pace.s_per_image)
         self.assertLess(pace.s_per_image, 1000.0)
 
+    def test_bad_thread_limit_fails_before_drawing(self):
+        os.makedirs(self.row)
+        old = os.environ.get("POCL_MAX_PTHREAD_COUNT")
+        try:
+            os.environ["POCL_MAX_PTHREAD_COUNT"] = "two"
+            with self.assertRaises(SystemExit):
+                self.draw()
+            self.assertEqual(self.log, [])  # no run started
+            os.environ["POCL_MAX_PTHREAD_COUNT"] = ""  # empty: no limit, recorded as 0
+            self.draw()
+            _, _, timing = quality.gather(self.row, 5, 2, False)
+            self.assertEqual(list(timing), [0])
+        finally:
+            if old is None:
+                os.environ.pop("POCL_MAX_PTHREAD_COUNT", None)
+            else:
+                os.environ["POCL_MAX_PTHREAD_COUNT"] = old
+
     def test_row_json_guard(self):
         settings = {"model": "m", "sample_args": ["--steps", "250"], "seed": 1, "chunk": 64}
         quality.check_row(self.row, settings)
