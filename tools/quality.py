@@ -349,18 +349,20 @@ def gather(rowdir, n, chunk, partial):
 
 def per_image(timing):
     """The s/image cell: seconds per image of the one-thread chunks (the reference cost
-    here), else of all; with the other chunks' share named."""
+    here), with each other kind of chunk named with its own share and rate; a row with no
+    one-thread chunk says what its figure is."""
+    def what(k):
+        return '%d threads' % k if k else 'no thread limit: all cores or a GPU'
+
     one = timing.get(1)
-    if one is None:
-        imgs = sum(t[0] for t in timing.values())
-        return '%.3f' % (sum(t[1] for t in timing.values()) / imgs) if imgs else '—'
+    others = [(k, t) for k, t in sorted(timing.items()) if k != 1 and t[0]]
+    if not one or not one[0]:
+        return '; '.join('%.3f (%d images with %s)' % (t[1] / t[0], t[0], what(k))
+                         for k, t in others) or '—'
     cell = '%.3f' % (one[1] / one[0])
-    others = sum(t[0] for k, t in timing.items() if k != 1)
     if others:
-        cell += ' (%d images; %d more at %.3f with %s)' % (
-            one[0], others, sum(t[1] for k, t in timing.items() if k != 1) / others,
-            ', '.join('%d threads' % k if k else 'no thread limit: all cores or a GPU'
-                      for k in sorted(timing) if k != 1))
+        cell += ' (%d images; %s)' % (one[0], '; '.join(
+            '%d more at %.3f with %s' % (t[0], t[1] / t[0], what(k)) for k, t in others))
     return cell
 
 

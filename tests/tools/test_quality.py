@@ -131,9 +131,16 @@ class Drawing(unittest.TestCase):
         cell = quality.per_image(timing)
         self.assertTrue(cell.startswith("%.3f (2 images; 4 more at " % (timing[1][1] / 2)), cell)
         self.assertTrue(cell.endswith("with no thread limit: all cores or a GPU)"), cell)
-        self.assertEqual(quality.per_image({0: [4, 2.0]}), "0.500")
+        # no one-thread chunk: the figure says what it is
+        self.assertEqual(quality.per_image({0: [4, 2.0]}),
+                         "0.500 (4 images with no thread limit: all cores or a GPU)")
+        # two other kinds: each named with its own rate
+        self.assertEqual(quality.per_image({1: [2, 2.0], 0: [4, 2.0], 2: [1, 3.0]}),
+                         "1.000 (2 images; 4 more at 0.500 with no thread limit: all cores "
+                         "or a GPU; 1 more at 3.000 with 2 threads)")
+        self.assertEqual(quality.per_image({}), "—")
 
-    def test_partial_stops_at_a_hole(self):
+    def test_partial_skips_a_hole(self):
         os.makedirs(self.row)
         self.draw()
         os.unlink(os.path.join(self.row, "chunk_000002_2.npz"))
