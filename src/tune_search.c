@@ -486,9 +486,13 @@ static int32_t *field(clsde_conv2d_tune *t, int which)
 
 /* Whether a tiling is worth running for p on this device: valid, within the work-group
  * and local-memory limits, a register tile that fits (CPU: at most 32 vector accumulators),
- * no block more than twice the layer, and at least two groups per compute unit (as the
- * defaults keep: with one group per core, a core that another process holds for a moment
- * stalls the whole launch; a tuner run in a quiet moment would not see that). */
+ * no block more than twice the layer, and on a CPU at least two groups per compute unit
+ * (as the defaults keep: with one group per core, a core that another process holds for a
+ * moment stalls the whole launch; a tuner run in a quiet moment would not see that). On a
+ * GPU that rule would rule out every small tiling of a small layer (a 256-channel 8x8 conv
+ * at batch 1 has 16,384 outputs: 264 groups on 132 compute units
+ * would leave 62 outputs per group), so
+ * there the timings decide. */
 static int plausible(const clsde_context *ctx, const clsde_conv2d_params *p,
                      const clsde_conv2d_tune *t)
 {
@@ -498,10 +502,10 @@ static int plausible(const clsde_context *ctx, const clsde_conv2d_params *p,
     const int wg = t->wg_m * t->wg_n;
     if (!clsde_conv2d_tune_fits(ctx, t)) return 0;
     if (bm > 2 * (int64_t)p->c_out + t->tm || bn > 2 * npix + t->tn) return 0;
-    if (groups < 2 * (ctx->info.compute_units > 0 ? ctx->info.compute_units : 1)) return 0;
     if (ctx->info.type == CLSDE_DEVICE_CPU) {
         const int acc = t->tm * (t->tn / t->vn);
         if (acc > 32 || acc < 4 || t->tk > 2 * p->c_in * p->k * p->k + 16) return 0;
+        if (groups < 2 * (ctx->info.compute_units > 0 ? ctx->info.compute_units : 1)) return 0;
     } else if (wg < 16 || t->tm * t->tn > 64) {
         return 0;
     }

@@ -17,7 +17,8 @@
 # parity with the official fixtures; the samplers' analytic tests and the recorded official PC
 # run; `clsde tune` for the bundled model; `clsde bench forward` on the bundled model and a
 # full-size CIFAR-10 DDPM++ (random weights), with PyTorch on the same GPU for comparison
-# (python3 with torch and CUDA, if there) and clsde's per-op profile of it at batch 1; then
+# (python3 with torch and CUDA, if there), then the full-size network tuned at batch 1,
+# timed again and profiled per op; then
 # quality rows until the time is up.
 # Exit status: 0 when every step passed (a quality step stopped or not started for lack of
 # time counts as passed: the chunks it finished are kept), 1 otherwise; 2 for bad arguments.
@@ -89,6 +90,10 @@ if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     full=$res/cifar10_ddpmpp_continuous.safetensors
     if step make_full 60 python3 tools/make_random_model.py cifar10_ddpmpp_continuous -o "$full"; then
         step bench_full 90 "$bundle/clsde" bench forward --model "$full" --batch 1,8,64 --json
+        # batch 1 tuned (small tilings for its small layers), then timed again and profiled
+        step tune_full 60 "$bundle/clsde" tune --shapes cifar10-ddpmpp --batch 1 --budget 40 \
+            --no-clblast
+        step bench_full_tuned 40 "$bundle/clsde" bench forward --model "$full" --batch 1 --json
         step profile_full 60 "$bundle/clsde" bench forward --model "$full" --batch 1 --profile
         step torch_full 60 python3 tools/bench_torch.py --weights "$full" --batch 1,8,64 \
             --device cuda --repeat 10 --warmup 3
