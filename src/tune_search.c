@@ -490,9 +490,8 @@ static int32_t *field(clsde_conv2d_tune *t, int which)
  * (as the defaults keep: with one group per core, a core that another process holds for a
  * moment stalls the whole launch; a tuner run in a quiet moment would not see that). On a
  * GPU that rule would rule out every small tiling of a small layer (a 256-channel 8x8 conv
- * at batch 1 has 16,384 outputs: 264 groups on 132 compute units
- * would leave 62 outputs per group), so
- * there the timings decide. */
+ * at batch 1 has 16,384 outputs: 264 groups on 132 compute units would leave 62 outputs
+ * per group), so there the timings decide. */
 static int plausible(const clsde_context *ctx, const clsde_conv2d_params *p,
                      const clsde_conv2d_tune *t)
 {

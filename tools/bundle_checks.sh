@@ -36,7 +36,8 @@ cd "$(dirname "$0")/.." || exit 2
 export CLSDE_CACHE_DIR=$res/cache
 export CLSDE_FIXTURES=$fixtures
 summary=$res/summary.txt
-if [ "${CLSDE_BUNDLE_NATIVE:-0}" != 1 ] && ! timeout -k 5 60 "$bundle/clsde" devices > /dev/null 2>&1; then
+if [ "${CLSDE_BUNDLE_NATIVE:-0}" != 1 ] &&
+    ! timeout -k 5 60 "$bundle/clsde" devices > /dev/null 2>&1; then
     export CLSDE_BUNDLE_NATIVE=1
 fi
 echo "bundle_checks.sh $(date -u +%FT%TZ); CLSDE_BUNDLE_NATIVE=${CLSDE_BUNDLE_NATIVE:-0}" > "$summary"

@@ -183,6 +183,7 @@ def draw_pass(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log, group
               pace=None):
     """One pass over the chunks; True when a chunk skipped as locked is still missing and
     its worker has died since."""
+    pace = pace or Pace()
     os.makedirs(tmpdir, exist_ok=True)
     skipped = []
     firsts = list(range(0, n, chunk))
@@ -208,11 +209,9 @@ def draw_pass(clsde, model, args_row, rowdir, tmpdir, n, chunk, seed, log, group
                     run.append(locks.pop(0))
                 try:
                     total = sum(c for _, c, _, _ in run)
-                    if pace:
-                        pace.check(run[0][0], total)
-                    dt = draw_run(clsde, model, args_row, tmpdir, seed, run, log)
-                    if pace:
-                        pace.s_per_image = dt / total
+                    pace.check(run[0][0], total)
+                    pace.s_per_image = draw_run(clsde, model, args_row, tmpdir, seed, run,
+                                                log) / total
                 finally:
                     for _, _, _, lock in run:
                         lock.release()
@@ -495,8 +494,10 @@ def main():
 
     short = [e['label'] for e in results if e['n'] < args.n]
     print('%s%d images per row, classifier %s (test accuracy %.4f), FD against the %s set '
-          '(%d images); seed %d' % ('up to ' if short else '', args.n, base['classifier'], base['classifier_test_accuracy'],
-                                    base['reference'], base['n_reference'], args.seed))
+          '(%d images); seed %d'
+          % ('up to ' if short else '', args.n, base['classifier'],
+             base['classifier_test_accuracy'], base['reference'], base['n_reference'],
+             args.seed))
     if short:
         print('Partial rows (n < %d; FD is biased upward at small n, compare rows at equal '
               'n): %s' % (args.n, ', '.join(short)))

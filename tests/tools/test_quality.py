@@ -145,7 +145,8 @@ class Drawing(unittest.TestCase):
         self.draw()
         os.unlink(os.path.join(self.row, "chunk_000002_2.npz"))
         x, _, _ = quality.gather(self.row, 5, 2, True)  # chunks 0 and 4: the hole skipped
-        np.testing.assert_array_equal(x[:, 0, 0, 0], np.floor(255 * np.array([0, 1, 4]) / 1000.0))
+        np.testing.assert_array_equal(x[:, 0, 0, 0],
+                                      np.floor(255 * np.array([0, 1, 4]) / 1000.0))
         with self.assertRaises(SystemExit):
             quality.gather(self.row, 5, 2, False)
 
