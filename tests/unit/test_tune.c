@@ -380,6 +380,58 @@ static void test_no_table_logged_once(void **state)
     clsde_context_destroy(ctx);
 }
 
+/* conv2d's GPU defaults, from an H100's properties (132 compute units, float vector width
+ * 1, 1024 work-items, 48 KiB local memory): a large batch keeps the plain 4x4-per-item
+ * tiling; a batch-1 layer shrinks it until every compute unit has two groups, landing on
+ * the tilings `clsde tune` found best there for these shapes (BENCHMARKS.md, "NVIDIA
+ * H100"); a vector width stays within the pixels per work-item. */
+static clsde_conv2d_tune gpu_default(clsde_context *ctx, int n, int c_in, int side, int c_out)
+{
+    clsde_conv2d_params p = {.n = n, .c_in = c_in, .h = side, .w = side, .c_out = c_out,
+                             .k = 3, .stride = 1, .pad_t = 1, .pad_l = 1, .pad_b = 1,
+                             .pad_r = 1, .res_div = 1.0f};
+    clsde_conv2d_tune t;
+    int64_t groups;
+    clsde_conv2d_tune_default(ctx, &p, &t);
+    groups = ((int64_t)n * side * side + t.wg_n * t.sn * t.tn - 1) / (t.wg_n * t.sn * t.tn) *
+             ((c_out + t.wg_m * t.sm * t.tm - 1) / (t.wg_m * t.sm * t.tm));
+    assert_true(groups >= 2 * ctx->info.compute_units || (t.tm == 1 && t.tn == 1));
+    assert_int_equal(t.tn % t.vn, 0);
+    return t;
+}
+
+static void test_gpu_defaults(void **state)
+{
+    clsde_context *ctx = make();
+    const clsde_device_info keep = ctx->info;
+    clsde_conv2d_tune t;
+    (void)state;
+    ctx->info.type = CLSDE_DEVICE_GPU;
+    ctx->info.compute_units = 132;
+    ctx->info.preferred_vector_width_float = 1;
+    ctx->info.max_work_group_size = 1024;
+    ctx->info.local_mem_bytes = 48 * 1024;
+    t = gpu_default(ctx, 1024, 16, 16, 16); /* the bundled model at batch 1024 */
+    assert_true(t.tm == 4 && t.tn == 4 && t.tk == 16 && t.wg_m == 8 && t.wg_n == 16);
+    t = gpu_default(ctx, 1, 128, 32, 128); /* tuned there: tm 1, tn 2, tk 32, 8 x 16 */
+    assert_true(t.tm == 1 && t.tn == 2 && t.vn == 1 && t.tk == 32);
+    assert_true(t.sm == 1 && t.sn == 1 && t.wg_m == 8 && t.wg_n == 16);
+    t = gpu_default(ctx, 1, 512, 4, 256); /* tuned there: tm 1, tn 1, tk 32, 8 x 16 */
+    assert_true(t.tm == 1 && t.tn == 1 && t.tk == 32 && t.wg_m == 8 && t.wg_n == 16);
+    t = gpu_default(ctx, 1, 256, 32, 256);
+    assert_true(t.tm == 2 && t.tn == 2 && t.tk == 32);
+    ctx->info.preferred_vector_width_float = 4;
+    t = gpu_default(ctx, 1024, 16, 16, 16);
+    assert_int_equal(t.vn, 4);
+    t = gpu_default(ctx, 1, 256, 16, 256);
+    assert_true(t.tm == 1 && t.tn == 1 && t.vn == 1);
+    ctx->info.local_mem_bytes = 4 * 1024; /* K blocks still shrink to fit */
+    t = gpu_default(ctx, 1, 256, 16, 256);
+    assert_true((int64_t)t.tk * (t.wg_m * t.tm + t.wg_n * t.tn) * 4 <= 4 * 1024);
+    ctx->info = keep;
+    clsde_context_destroy(ctx);
+}
+
 /* Loaded once per context: a second lookup is answered from memory (the file changing
  * underneath does not matter until a new context). */
 static void test_second_lookup_hits(void **state)
@@ -752,6 +804,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_key_device_driver, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fallback_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_table_logged_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_lookup_hits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_class_and_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_row_not_used, setup, teardown),
