@@ -440,7 +440,9 @@ static clsde_status time_it(clsde_context *ctx, bench_case *b, const clsde_conv2
 /* Values each tiling parameter may take, in order (neighbours are adjacent entries).
  * CPU: one work-item per group (wg 1x1: no barriers, accumulators in registers, see
  * cl/conv2d.cl), register tiles of TM x TN, blocks of SM x SN tiles. Other devices:
- * work-groups of 16..max work-items, small per-item tiles. */
+ * work-groups of 16..max work-items, small per-item tiles, K blocks up to 128 (on an H100
+ * at batch 1 most winners sat at the old ceiling of 32: each K block costs a fixed time
+ * there, BENCHMARKS.md "NVIDIA H100"). */
 typedef struct space {
     int32_t vals[8][8]; /* per parameter, in clsde_conv2d_tune field order */
     int32_t nvals[8];
@@ -472,7 +474,7 @@ static void make_space(const clsde_context *ctx, space *s)
         set_vals(s, P_VN, (const int32_t[]){1, 2, 4}, 3);
         set_vals(s, P_SM, (const int32_t[]){1, 2}, 2);
         set_vals(s, P_SN, (const int32_t[]){1, 2}, 2);
-        set_vals(s, P_TK, (const int32_t[]){4, 8, 16, 32}, 4);
+        set_vals(s, P_TK, (const int32_t[]){4, 8, 16, 32, 64, 128}, 6);
         set_vals(s, P_WGM, (const int32_t[]){1, 2, 4, 8, 16, 32}, 6);
         set_vals(s, P_WGN, (const int32_t[]){1, 2, 4, 8, 16, 32, 64}, 7);
     }
