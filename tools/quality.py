@@ -245,8 +245,9 @@ def draw_run(clsde, model, args_row, tmpdir, seed, run, log):
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     dt = time.perf_counter() - t0
-    tensors, _ = st.load(raw)
+    tensors, meta = st.load(raw)
     x = evmod.to_uint8(tensors['x'])
+    device = meta.get('device', '')  # clsde sample names the device it drew on
     if len(x) != total:
         raise RuntimeError('%s holds %d images, not %d' % (raw, len(x), total))
     for f, cnt, out, _ in run:
@@ -254,7 +255,7 @@ def draw_run(clsde, model, args_row, tmpdir, seed, run, log):
             # seconds: this chunk's share of the run's wall time
             np.savez_compressed(fh, x=x[f - first:f - first + cnt],
                                 seconds=np.float64(dt * cnt / total),
-                                threads=np.int64(threads))
+                                threads=np.int64(threads), device=np.str_(device))
         os.replace(out + '.part', out)
     os.unlink(raw)
     log('%s: images %d..%d in %.1f s' % (os.path.dirname(run[0][2]), first,
@@ -326,8 +327,9 @@ def gather(rowdir, n, chunk, partial):
     """(uint8 images of the chunks present, seconds, timing); without partial all of
     0..n-1 must be there; with it, every chunk there is (images are independent by index,
     so a hole left by a worker still drawing does not hide the chunks after it).
-    timing maps each chunk's `threads` (POCL_MAX_PTHREAD_COUNT of its worker; 0: none set,
-    e.g. a GPU) to [images, seconds], so that rows drawn on mixed devices report each."""
+    timing maps each kind of chunk, (threads, device): POCL_MAX_PTHREAD_COUNT of its worker
+    (0: none set, e.g. a GPU) and the device `clsde sample` named ('' in chunks drawn
+    before it did), to [images, seconds], so that rows drawn on mixed devices report each."""
     parts, seconds, timing = [], 0.0, {}
     for first in range(0, n, chunk):
         path = chunk_path(rowdir, first, min(chunk, n - first))
@@ -338,7 +340,8 @@ def gather(rowdir, n, chunk, partial):
         with np.load(path) as z:
             parts.append(z['x'])
             seconds += float(z['seconds'])
-            t = timing.setdefault(int(z['threads']), [0, 0.0])
+            device = str(z['device']) if 'device' in z.files else ''
+            t = timing.setdefault((int(z['threads']), device), [0, 0.0])
             t[0] += len(z['x'])
             t[1] += float(z['seconds'])
     if not parts:
@@ -348,20 +351,28 @@ def gather(rowdir, n, chunk, partial):
 
 def per_image(timing):
     """The s/image cell: seconds per image of the one-thread chunks (the reference cost
-    here), with each other kind of chunk named with its own share and rate; a row with no
-    one-thread chunk says what its figure is."""
-    def what(k):
-        return '%d threads' % k if k else 'no thread limit: all cores or a GPU'
+    here), with each other kind of chunk named with its own share and rate (by its device
+    where the chunk names one); a row with no one-thread chunk says what its figure is."""
+    def what(key):
+        threads, device = key
+        if device:
+            return 'on ' + device
+        return 'with %d threads' % threads if threads else \
+            'with no thread limit: all cores or a GPU'
 
-    one = timing.get(1)
-    others = [(k, t) for k, t in sorted(timing.items()) if k != 1 and t[0]]
-    if not one or not one[0]:
-        return '; '.join('%.3f (%d images with %s)' % (t[1] / t[0], t[0], what(k))
+    one = [0, 0.0]
+    for (threads, _), t in timing.items():
+        if threads == 1:
+            one[0] += t[0]
+            one[1] += t[1]
+    others = [(k, t) for k, t in sorted(timing.items()) if k[0] != 1 and t[0]]
+    if not one[0]:
+        return '; '.join('%.3f (%d images %s)' % (t[1] / t[0], t[0], what(k))
                          for k, t in others) or '—'
     cell = '%.3f' % (one[1] / one[0])
     if others:
         cell += ' (%d images; %s)' % (one[0], '; '.join(
-            '%d more at %.3f with %s' % (t[0], t[1] / t[0], what(k)) for k, t in others))
+            '%d more at %.3f %s' % (t[0], t[1] / t[0], what(k)) for k, t in others))
     return cell
 
 

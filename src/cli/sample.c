@@ -6,8 +6,8 @@
  * used: the one score model (*.safetensors not named classifier_*) of $CLSDE_MODELS_DIR when
  * set, else the bundled file from the first models/ directory that holds it (next to the
  * executable's install prefix, the build or the source tree; cli_bundled_model in cli.h).
- * PNGs carry tEXt chunks with the model, the settings, the seed, the version and the exact
- * command line. Exit codes: 0 done, 1 failure (model, device, NaN/Inf), 2 bad command line
+ * PNGs carry tEXt chunks (and --raw its metadata) with the model, the settings, the seed,
+ * the version, the device and the exact command line. Exit codes: 0 done, 1 failure (model, device, NaN/Inf), 2 bad command line
  * or settings, 130 interrupted (Ctrl-C cancels at the next step).
  * The safetensors writer is the internal one (src/safetensors.h), as for `forward`.
  */
@@ -187,7 +187,7 @@ int clsde_cmd_sample(int argc, char **argv)
     clsde_status st;
     cli_progress pg;
     char settings[512], steps_s[48], seed_s[32];
-    char version[64], err[512];
+    char version[64], err[512], device_s[512];
     float *x = NULL;
     int rc;
     size_t per;
@@ -245,15 +245,24 @@ int clsde_cmd_sample(int argc, char **argv)
     snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)r.seed);
     snprintf(version, sizeof version, "clsde %s", clsde_version());
     {
+        /* which device drew them: the samples are the same on any device up to float
+         * noise, their time is not (PoCL's compute units follow POCL_MAX_PTHREAD_COUNT) */
+        clsde_device_info dev;
+        clsde_context_get_device(ctx, &dev);
+        snprintf(device_s, sizeof device_s, "%s (%s, driver %s, %d compute units)", dev.name,
+                 dev.platform, dev.driver_version, (int)dev.compute_units);
+    }
+    {
         char first_s[32];
-        const png_text_kv text[7] = {{"Software", version}, {"model", a.model},
+        const png_text_kv text[8] = {{"Software", version}, {"model", a.model},
                                      {"sampler", settings}, {"steps", steps_s},
                                      {"seed", seed_s},     {"first image", first_s},
-                                     {"command", o.cmdline}};
+                                     {"device", device_s}, {"command", o.cmdline}};
+        const int ntext = (int)(sizeof text / sizeof *text);
         snprintf(first_s, sizeof first_s, "%lld", (long long)a.first);
         if (a.out_png &&
             png_write_grid(a.out_png, x, (int)a.n, mi.num_channels, mi.image_size, mi.image_size,
-                           0, text, 7, err, sizeof err)) {
+                           0, text, ntext, err, sizeof err)) {
             fprintf(stderr, "clsde sample: %s\n", err);
             goto done;
         }
@@ -263,7 +272,7 @@ int clsde_cmd_sample(int argc, char **argv)
                 char path[PATH_MAX];
                 snprintf(path, sizeof path, "%s/%06lld.png", a.out_dir, (long long)(a.first + i));
                 if (png_write_grid(path, x + i * per, 1, mi.num_channels, mi.image_size,
-                                   mi.image_size, 1, text, 7, err, sizeof err)) {
+                                   mi.image_size, 1, text, ntext, err, sizeof err)) {
                     fprintf(stderr, "clsde sample: %s\n", err);
                     goto done;
                 }
@@ -272,9 +281,10 @@ int clsde_cmd_sample(int argc, char **argv)
         if (a.raw) {
             const int64_t shape[4] = {a.n, mi.num_channels, mi.image_size, mi.image_size};
             const clsde_st_write_tensor w = {"x", CLSDE_DTYPE_F32, 4, shape, x};
-            clsde_st_kv meta[7];
-            for (int i = 0; i < 7; i++) meta[i].key = text[i].key, meta[i].value = text[i].value;
-            st = clsde_safetensors_write(ctx, a.raw, &w, 1, meta, 7);
+            clsde_st_kv meta[sizeof text / sizeof *text];
+            for (int i = 0; i < ntext; i++)
+                meta[i].key = text[i].key, meta[i].value = text[i].value;
+            st = clsde_safetensors_write(ctx, a.raw, &w, 1, meta, ntext);
             if (st != CLSDE_OK) goto fail;
         }
     }

@@ -34,6 +34,7 @@ expect 0 "clsde sample: step 50/50 (100 %), images 3/3" -- sample --model "$vp" 
 check "grid PNG has the command line" grep -aqF -- "clsde sample --model $vp -n 3 --batch 2" "$tmp/g.png"
 check "grid PNG has the settings" grep -aqF -- "pc predictor=reverse_diffusion corrector=langevin snr=0.16" "$tmp/g.png"
 check "grid PNG has the seed" grep -aqF -- "seed" "$tmp/g.png"
+check "grid PNG names the device" grep -aqF -- "compute units)" "$tmp/g.png"
 # the same images with batch 1, also when drawn one at a time from --first
 expect 0 "" -- sample --model "$vp" -n 3 --batch 1 --steps 25 --predictor reverse_diffusion \
     --corrector langevin --seed 5 --raw "$tmp/b.safetensors" --quiet
@@ -56,6 +57,9 @@ _, c = load(sys.argv[1] + '/c.safetensors')
 assert a.shape == (3, 3, 16, 16), a.shape
 assert np.isfinite(a).all()
 assert ha['__metadata__']['seed'] == '5', ha['__metadata__']
+import re
+assert re.fullmatch(r'.+ \(.+, driver .+, [1-9][0-9]* compute units\)',
+                    ha['__metadata__']['device']), ha['__metadata__']
 assert np.array_equal(a, b), 'batch 2 and batch 1 differ'
 assert np.array_equal(a[2:], c), '--first 2 differs from image 2'
 PY

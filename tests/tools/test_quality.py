@@ -22,16 +22,18 @@ sys.path.insert(0, TOOLS)
 import quality  # noqa: E402
 
 # A stand-in for `clsde sample`: images k of the call get the value k / 1000 (so chunks can
-# be checked), written as --raw safetensors 'x' [n, 1, 4, 4].
+# be checked), written as --raw safetensors 'x' [n, 1, 4, 4], with the metadata key
+# 'device' set to $FAKE_DEVICE if that is set (as clsde sample names its device).
 FAKE = """#!%s
-import sys
+import os, sys
 sys.path.insert(0, %r)
 import numpy as np
 import clsde_safetensors as st
 a = sys.argv[1:]
 first, n, raw = int(a[a.index('--first') + 1]), int(a[a.index('-n') + 1]), a[a.index('--raw') + 1]
 x = np.zeros((n, 1, 4, 4), np.float32) + (first + np.arange(n, dtype=np.float32))[:, None, None, None] / 1000
-st.save(raw, [('x', x)])
+dev = os.environ.get('FAKE_DEVICE')
+st.save(raw, [('x', x)], {'device': dev} if dev else None)
 """ % (sys.executable, TOOLS)
 
 
@@ -124,18 +126,33 @@ class Drawing(unittest.TestCase):
         os.unlink(os.path.join(self.row, "chunk_000002_2.npz"))
         quality.draw(self.fake, "m", [], self.row, self.work, 6, 2, 1, self.log.append, 2)
         _, seconds, timing = quality.gather(self.row, 6, 2, False)
-        self.assertEqual(sorted(timing), [0, 1])
-        self.assertEqual(timing[1][0], 2)
-        self.assertEqual(timing[0][0], 4)
-        self.assertAlmostEqual(timing[0][1] + timing[1][1], seconds)
+        self.assertEqual(sorted(timing), [(0, ""), (1, "")])
+        self.assertEqual(timing[1, ""][0], 2)
+        self.assertEqual(timing[0, ""][0], 4)
+        self.assertAlmostEqual(timing[0, ""][1] + timing[1, ""][1], seconds)
         cell = quality.per_image(timing)
-        self.assertTrue(cell.startswith("%.3f (2 images; 4 more at " % (timing[1][1] / 2)), cell)
+        self.assertTrue(cell.startswith("%.3f (2 images; 4 more at " % (timing[1, ""][1] / 2)),
+                        cell)
         self.assertTrue(cell.endswith("with no thread limit: all cores or a GPU)"), cell)
+        # a chunk that names its device (as clsde sample's --raw does) is reported by it
+        os.unlink(os.path.join(self.row, "chunk_000004_2.npz"))
+        os.environ["FAKE_DEVICE"] = "Some GPU (Some platform, driver 1, 99 compute units)"
+        try:
+            quality.draw(self.fake, "m", [], self.row, self.work, 6, 2, 1, self.log.append)
+        finally:
+            del os.environ["FAKE_DEVICE"]
+        _, _, timing = quality.gather(self.row, 6, 2, False)
+        self.assertEqual(timing[0, "Some GPU (Some platform, driver 1, 99 compute units)"][0],
+                         2)
+        self.assertIn("2 more at %.3f on Some GPU (Some platform, driver 1, 99 compute units)"
+                      % (timing[0, "Some GPU (Some platform, driver 1, 99 compute units)"][1]
+                         / 2), quality.per_image(timing))
         # no one-thread chunk: the figure says what it is
-        self.assertEqual(quality.per_image({0: [4, 2.0]}),
+        self.assertEqual(quality.per_image({(0, ""): [4, 2.0]}),
                          "0.500 (4 images with no thread limit: all cores or a GPU)")
-        # two other kinds: each named with its own rate
-        self.assertEqual(quality.per_image({1: [2, 2.0], 0: [4, 2.0], 2: [1, 3.0]}),
+        # other kinds: each named with its own rate; one-thread chunks of any device merge
+        self.assertEqual(quality.per_image({(1, ""): [1, 1.0], (1, "cpu"): [1, 1.0],
+                                            (0, ""): [4, 2.0], (2, ""): [1, 3.0]}),
                          "1.000 (2 images; 4 more at 0.500 with no thread limit: all cores "
                          "or a GPU; 1 more at 3.000 with 2 threads)")
         self.assertEqual(quality.per_image({}), "—")
@@ -215,7 +232,7 @@ class Drawing(unittest.TestCase):
             os.environ["POCL_MAX_PTHREAD_COUNT"] = ""  # empty: no limit, recorded as 0
             self.draw()
             _, _, timing = quality.gather(self.row, 5, 2, False)
-            self.assertEqual(list(timing), [0])
+            self.assertEqual(list(timing), [(0, "")])
         finally:
             if old is None:
                 os.environ.pop("POCL_MAX_PTHREAD_COUNT", None)
