@@ -15,7 +15,9 @@
  *   pixels held as TN/VN vectors of VN neighbouring pixels. Each work-item stages the X
  *   columns of its own pixels, so their (image, row, column) is decoded once; a pixel
  *   vector that lies in one image row (stride 1) is staged with one vector load per k
- *   where the kernel window stays inside the row, lane by lane elsewhere.
+ *   where the kernel window stays inside the row, lane by lane elsewhere. A group of
+ *   several work-items (GPU-like) gathers its X values and W elements of a K block into
+ *   registers, the loads independent of each other, before storing them to the tiles.
  *   Work-item (l0, l1) owns channels m0 + (mi*WG_M + l1)*TM + s and the pixel vectors
  *   j*WG_N + l0 (j < SN*TN/VN): neighbouring work-items in dimension 0 touch neighbouring
  *   pixels, which a GPU coalesces.
@@ -62,6 +64,16 @@
 // clsde:include gemm_tile.cl
 
 #define KK (KSIZE * KSIZE)
+
+/* Where X row kk, lane `lane` of pixel vector j is staged: straight into the local tile
+ * for a one-item group; for a larger group into xr[xrow][...] (registers; xrow is the
+ * staging loop's row, kk = l1 + xrow * WG_M), copied to the tile after all are loaded. */
+#define XROWS ((TK + WG_M - 1) / WG_M)
+#if WG > 1
+#define XDST(kk, j, lane) xr[xrow][(j) * VN + (lane)]
+#else
+#define XDST(kk, j, lane) Bs[kk][COL(l0, j, lane)]
+#endif
 
 #if POINTWISE && KSIZE != 1
 #error "POINTWISE needs KSIZE 1"
@@ -128,18 +140,27 @@ void conv2d(const int n, const int c_in, const int h, const int w, const int c_o
 
     for (int k0 = 0; k0 < kdim; k0 += TK) {
         GEMM_STAGE_W(As, wt, c_out, kdim, m0, k0, lid);
-        /* Stage X: rows kk = l1 + WG_M*r of this work-item's own pixel columns. */
+        /* Stage X: rows kk = l1 + WG_M*r of this work-item's own pixel columns. A group of
+         * several work-items gathers them into registers first and then stores them, so
+         * that a GPU has all of its loads in flight at once (XDST); one work-item (a CPU
+         * tiling) stores each one as it comes. */
+#if WG > 1
+        float xr[XROWS][PW];
+        _Pragma("unroll") for (int xrow = 0; xrow < XROWS && l1 + xrow * WG_M < TK; xrow++) {
+            const int kk = l1 + xrow * WG_M;
+#else
         for (int kk = l1; kk < TK; kk += WG_M) {
+#endif
             const int kg = k0 + kk;
             const int ci = kg / KK;
 #if POINTWISE
             for (int j = 0; j < PW / VN; j++) {
                 const int t0 = j * VN;
                 if (vec_row[j] && kg < kdim) {
-                    STOREVN(LOADVN(x + xoff[t0] + ci * hw), &Bs[kk][COL(l0, j, 0)]);
+                    STOREVN(LOADVN(x + xoff[t0] + ci * hw), &XDST(kk, j, 0));
                 } else {
                     for (int lane = 0; lane < VN; lane++)
-                        Bs[kk][COL(l0, j, lane)] = (kg < kdim && pix_ok[t0 + lane])
+                        XDST(kk, j, lane) = (kg < kdim && pix_ok[t0 + lane])
                                                        ? x[xoff[t0 + lane] + ci * hw]
                                                        : 0.0f;
                 }
@@ -152,14 +173,14 @@ void conv2d(const int n, const int c_in, const int h, const int w, const int c_o
                 if (vec_row[j]) {
                     const int iy = iy0[t0] + ky, ix = ix0[t0] + kx;
                     if (kg >= kdim || iy < 0 || iy >= h) {
-                        STOREVN((floatVN)(0.0f), &Bs[kk][COL(l0, j, 0)]);
+                        STOREVN((floatVN)(0.0f), &XDST(kk, j, 0));
                     } else if (ix >= 0 && ix + VN <= w) {
                         STOREVN(LOADVN(x + xoff[t0] + ci * hw + iy * w + ix),
-                                &Bs[kk][COL(l0, j, 0)]);
+                                &XDST(kk, j, 0));
                     } else {
                         const int row = xoff[t0] + ci * hw + iy * w;
                         for (int lane = 0; lane < VN; lane++)
-                            Bs[kk][COL(l0, j, lane)] =
+                            XDST(kk, j, lane) =
                                 (ix + lane >= 0 && ix + lane < w) ? x[row + ix + lane] : 0.0f;
                     }
                 } else {
@@ -168,13 +189,20 @@ void conv2d(const int n, const int c_in, const int h, const int w, const int c_o
                         const int iy = iy0[t] + ky, ix = ix0[t] + kx;
                         const bool in =
                             kg < kdim && pix_ok[t] && iy >= 0 && iy < h && ix >= 0 && ix < w;
-                        Bs[kk][COL(l0, j, lane)] =
+                        XDST(kk, j, lane) =
                             in ? x[xoff[t] + ci * hw + iy * w + ix] : 0.0f;
                     }
                 }
             }
 #endif
         }
+#if WG > 1
+        _Pragma("unroll") for (int xrow = 0; xrow < XROWS && l1 + xrow * WG_M < TK; xrow++) {
+            const int kk = l1 + xrow * WG_M;
+            for (int j = 0; j < PW / VN; j++)
+                STOREVN(LOADVN(&xr[xrow][j * VN]), &Bs[kk][COL(l0, j, 0)]);
+        }
+#endif
         TILE_BARRIER();
         /* the last block stops at K (the input conv has K = 27) */
         const int kn = min(TK, kdim - k0);

@@ -100,8 +100,28 @@
     } while (0)
 
 /* As (__local float [BM][TK]) = W[m0 .., k0 ..] (wt: [c_out, kdim] row-major), zero past
- * c_out and past kdim. Row by row: consecutive work-items (lid) read consecutive k,
- * contiguous in wt; one work-item copies whole rows, which the compiler vectorises. */
+ * c_out and past kdim.
+ * A group of several work-items shares the BM x TK elements out evenly, element e by
+ * work-item e % WG (consecutive work-items read consecutive k, contiguous in wt), in a loop
+ * of fixed length whose loads do not depend on each other: unrolled (by up to 16), a GPU
+ * issues them together.
+ * (Row by row, as below, only the first TK work-items would load, one row after another:
+ * on an H100 at batch 1 each such load cost ~0.25 us of latency, BM of them per K block,
+ * BENCHMARKS.md "NVIDIA H100".)
+ * One work-item (a CPU tiling) copies whole rows, which the compiler vectorises. */
+#if WG > 1
+#define GEMM_STAGE_W(As, wt, c_out, kdim, m0, k0, lid)                                      \
+    do {                                                                                    \
+        _Pragma("unroll 16") for (int i = 0; i < (BM * TK + WG - 1) / WG; i++) {            \
+            const int e = (lid) + i * WG;                                                   \
+            if (BM * TK % WG == 0 || e < BM * TK) {                                         \
+                const int m = e / TK, kk = e - m * TK;                                      \
+                const int mg = (m0) + m, kg = (k0) + kk;                                    \
+                (As)[m][kk] = (mg < (c_out) && kg < (kdim)) ? (wt)[mg * (kdim) + kg] : 0.0f; \
+            }                                                                               \
+        }                                                                                   \
+    } while (0)
+#else
 #define GEMM_STAGE_W(As, wt, c_out, kdim, m0, k0, lid)                                      \
     do {                                                                                    \
         for (int m = 0; m < BM; m++) {                                                      \
@@ -115,6 +135,7 @@
             }                                                                               \
         }                                                                                   \
     } while (0)
+#endif
 
 /* acc += W[m, k] * X[k, p] over the staged block's first kn k (As, Bs: __local float
  * [BM][TK], [TK][BN]), one register tile at a time: per k, TM broadcasts and NV vector

@@ -507,8 +507,9 @@ static int plausible(const clsde_context *ctx, const clsde_conv2d_params *p,
         const int acc = t->tm * (t->tn / t->vn);
         if (acc > 32 || acc < 4 || t->tk > 2 * p->c_in * p->k * p->k + 16) return 0;
         if (groups < 2 * (ctx->info.compute_units > 0 ? ctx->info.compute_units : 1)) return 0;
-    } else if (wg < 16 || t->tm * t->tn > 64) {
-        return 0;
+    } else if (wg < 16 || t->tm * t->tn > 64 ||
+               (t->tk + t->wg_m - 1) / t->wg_m * t->sn * t->tn > 64) {
+        return 0; /* the last: X values a work-item gathers per K block (cl/conv2d.cl) */
     }
     return 1;
 }

@@ -7,8 +7,9 @@
  * set, else the bundled file from the first models/ directory that holds it (next to the
  * executable's install prefix, the build or the source tree; cli_bundled_model in cli.h).
  * PNGs carry tEXt chunks (and --raw its metadata) with the model, the settings, the seed,
- * the version, the device and the exact command line. Exit codes: 0 done, 1 failure (model, device, NaN/Inf), 2 bad command line
- * or settings, 130 interrupted (Ctrl-C cancels at the next step).
+ * the version, the device and the exact command line. Exit codes: 0 done, 1 failure
+ * (model, device, NaN/Inf), 2 bad command line or settings, 130 interrupted (Ctrl-C
+ * cancels at the next step).
  * The safetensors writer is the internal one (src/safetensors.h), as for `forward`.
  */
 #define _POSIX_C_SOURCE 200809L
