@@ -441,8 +441,8 @@ static clsde_status time_it(clsde_context *ctx, bench_case *b, const clsde_conv2
  * CPU: one work-item per group (wg 1x1: no barriers, accumulators in registers, see
  * cl/conv2d.cl), register tiles of TM x TN, blocks of SM x SN tiles. Other devices:
  * work-groups of 16..max work-items, small per-item tiles, K blocks up to 128 (on an H100
- * at batch 1 most winners sat at the old ceiling of 32: each K block costs a fixed time
- * there, BENCHMARKS.md "NVIDIA H100"). */
+ * at batch 1 most winners sat at the old ceiling of 32: there each K block cost the
+ * latency of its staging loads, BENCHMARKS.md "NVIDIA H100"). */
 typedef struct space {
     int32_t vals[8][8]; /* per parameter, in clsde_conv2d_tune field order */
     int32_t nvals[8];

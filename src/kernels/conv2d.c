@@ -152,10 +152,12 @@ static int64_t tile_groups(const clsde_conv2d_params *p, const clsde_conv2d_tune
  * width min(4, preferred)) and up to 8 x 16 work-items, within the work-group limit. A
  * layer too small to give every compute unit two such groups (batch 1) halves the
  * channels, then the pixels, per work-item until it does (or both are 1), and stages K
- * in blocks of 32: there the time is that of each work-item's K loop, not of the
- * outputs. On an H100 at batch 1 (132 compute units), `clsde tune`'s best tilings for the
- * 3x3 convs of the CIFAR-10 DDPM++, 3-8x faster than the plain one, had 1-2 channels x
- * 1-4 pixels per work-item and mostly K blocks of 32 (BENCHMARKS.md, "NVIDIA H100").
+ * in blocks of 32: with few groups per compute unit nothing hides the latency of the
+ * loads that stage each K block, so fewer, longer blocks with fewer loads each win. On an
+ * H100 at batch 1 (132 compute units), `clsde tune`'s best tilings for the 3x3 convs of
+ * the CIFAR-10 DDPM++, 3-8x faster than the plain one, had 1-2 channels x 1-4 pixels per
+ * work-item and mostly K blocks of 32 (BENCHMARKS.md, "NVIDIA H100"; measured before the
+ * staging loads of a block were made independent of each other, cl/gemm_tile.cl).
  * Either way TK shrinks until the tiles fit the local memory. */
 void clsde_conv2d_tune_default(const clsde_context *ctx, const clsde_conv2d_params *p,
                                clsde_conv2d_tune *t)
