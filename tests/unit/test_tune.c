@@ -380,6 +380,31 @@ static void test_no_table_logged_once(void **state)
     clsde_context_destroy(ctx);
 }
 
+/* On a GPU the missing table is a warning naming `clsde tune` (defaults there can be
+ * several times slower); on a CPU an info line (test_no_table_logged_once). */
+static void test_no_table_warns_on_gpu(void **state)
+{
+    clsde_context *ctx = make();
+    clsde_conv2d_params p = {.n = 1, .c_in = 64, .h = 8, .w = 8, .c_out = 64, .k = 3,
+                             .stride = 1, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1,
+                             .res_div = 1.0f};
+    clsde_conv2d_choice c;
+    clsde_tune_source src;
+    const clsde_device_type keep = ctx->info.type;
+    (void)state;
+    ctx->info.type = CLSDE_DEVICE_GPU;
+    n_warn = n_info = 0;
+    clsde_conv2d_choose(ctx, &p, &c, &src);
+    clsde_conv2d_choose(ctx, &p, &c, &src);
+    assert_int_equal(src, CLSDE_TUNE_DEFAULT);
+    assert_int_equal(n_warn, 1);
+    assert_non_null(strstr(last_warn, "no tuned parameters for"));
+    assert_non_null(strstr(last_warn, "run `clsde tune --model MODEL --batch B`"));
+    assert_null(strstr(all_info, "no tuned parameters"));
+    ctx->info.type = keep;
+    clsde_context_destroy(ctx);
+}
+
 /* conv2d's GPU defaults, from an H100's properties (132 compute units, float vector width
  * 1, 1024 work-items, 48 KiB local memory): a large batch keeps the plain 4x4-per-item
  * tiling; a batch-1 layer shrinks it until every compute unit has two groups, landing on
@@ -805,6 +830,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_fallback_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_table_logged_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gpu_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_table_warns_on_gpu, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_lookup_hits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_class_and_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_row_not_used, setup, teardown),
