@@ -352,7 +352,7 @@ static clsde_status load_override(clsde_context *ctx, clsde_tune_state *s, const
     return CLSDE_OK;
 }
 
-clsde_status clsde_tune_load(clsde_context *ctx)
+static clsde_status load(clsde_context *ctx, int searching)
 {
     clsde_tune_state *s = NULL;
     char why[512];
@@ -386,17 +386,27 @@ clsde_status clsde_tune_load(clsde_context *ctx)
     if (s->tuned.n)
         clsde_log(ctx, CLSDE_LOG_INFO, "tuned parameters for %s: %d row%s from %s",
                   ctx->info.name, (int)s->tuned.n, s->tuned.n == 1 ? "" : "s", s->path);
-    else if (ctx->info.type == CLSDE_DEVICE_CPU) /* defaults made for CPUs: tuning adds ~5% */
+    else if (!searching && ctx->info.type == CLSDE_DEVICE_CPU) /* tuning adds ~5% there */
         clsde_log(ctx, CLSDE_LOG_INFO,
                   "no tuned parameters for %s; using defaults (run `clsde tune`)%s",
                   ctx->info.name, s->path[0] ? "" : " [the cache is off, so none can be stored]");
-    else /* on an H100, tuning made a full-size network 3.7x faster at batch 1 */
+    else if (!searching) /* on an H100 tuning made a full-size network 3.7x faster, batch 1 */
         clsde_log(ctx, CLSDE_LOG_WARNING,
                   "no tuned parameters for %s; using defaults, which can be several times "
                   "slower on a GPU: run `clsde tune --model MODEL --batch B` once for this "
                   "device%s", ctx->info.name,
                   s->path[0] ? "" : " [the cache is off, so none can be stored]");
     return CLSDE_OK;
+}
+
+clsde_status clsde_tune_load(clsde_context *ctx)
+{
+    return load(ctx, 0);
+}
+
+clsde_status clsde_tune_load_for_search(clsde_context *ctx)
+{
+    return load(ctx, 1);
 }
 
 void clsde_tune_warn_once(clsde_context *ctx, clsde_log_level level, const char *key,

@@ -106,8 +106,11 @@ void clsde_tune_device_key(const clsde_device_info *d, char hex[65]);
 void clsde_tune_file_path(const clsde_context *ctx, char *out, size_t n);
 
 /* Load once: the device's tune file, then CLSDE_TUNE_FILE. A rejected file is a logged
- * warning, not an error (the defaults still work); CLSDE_ERR_NOMEM is the only failure. */
+ * warning, not an error (the defaults still work); CLSDE_ERR_NOMEM is the only failure.
+ * Says once what it found (rows, or none and `clsde tune` to make them). */
 clsde_status clsde_tune_load(clsde_context *ctx);
+/* The same for the tuner, which is about to make the rows: no "run clsde tune" line. */
+clsde_status clsde_tune_load_for_search(clsde_context *ctx);
 
 /* The parameter string for (op, cls) following the fallback chain, or NULL (defaults).
  * Loads the table on first use; *source (may be NULL) says where it came from. The first

@@ -772,7 +772,7 @@ clsde_status clsde_tune_conv2d(clsde_context *ctx, const clsde_conv_shapes *shap
     *results = NULL;
     *n_results = 0;
     CLSDE_FAIL_IF(!shapes || shapes->n < 1, ctx, CLSDE_ERR_ARG, "clsde tune: no conv shapes");
-    CLSDE_TRY(clsde_tune_load(ctx));
+    CLSDE_TRY(clsde_tune_load_for_search(ctx));
     k = calloc((size_t)shapes->n, sizeof *k);
     res = calloc((size_t)shapes->n, sizeof *res);
     CLSDE_GOTO_IF(!k || !res, ctx, CLSDE_ERR_NOMEM, "out of memory (tune classes)");
