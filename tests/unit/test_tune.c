@@ -381,7 +381,8 @@ static void test_no_table_logged_once(void **state)
 }
 
 /* On a GPU the missing table is a warning naming `clsde tune` (defaults there can be
- * several times slower); on a CPU an info line (test_no_table_logged_once). */
+ * several times slower); on a CPU an info line (test_no_table_logged_once); from the
+ * tuner itself, nothing. */
 static void test_no_table_warns_on_gpu(void **state)
 {
     clsde_context *ctx = make();
@@ -400,6 +401,17 @@ static void test_no_table_warns_on_gpu(void **state)
     assert_int_equal(n_warn, 1);
     assert_non_null(strstr(last_warn, "no tuned parameters for"));
     assert_non_null(strstr(last_warn, "run `clsde tune --model MODEL --batch B`"));
+    assert_null(strstr(all_info, "no tuned parameters"));
+    ctx->info.type = keep;
+    clsde_context_destroy(ctx);
+    /* the tuner, about to make the rows, loads the table without that line */
+    ctx = make();
+    ctx->info.type = CLSDE_DEVICE_GPU;
+    n_warn = n_info = 0;
+    all_info[0] = '\0';
+    assert_int_equal(clsde_tune_load_for_search(ctx), CLSDE_OK);
+    clsde_conv2d_choose(ctx, &p, &c, &src);
+    assert_int_equal(n_warn, 0);
     assert_null(strstr(all_info, "no tuned parameters"));
     ctx->info.type = keep;
     clsde_context_destroy(ctx);
