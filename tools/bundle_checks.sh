@@ -20,8 +20,12 @@
 # (python3 with torch and CUDA, if there), then the full-size network tuned at batch 1,
 # timed again and profiled per op; then
 # quality rows until the time is up.
-# Exit status: 0 when every step passed (a quality step stopped or not started for lack of
-# time counts as passed: the chunks it finished are kept), 1 otherwise; 2 for bad arguments.
+# CLSDE_CHECKS=PATTERN,...: run only the steps whose names match one of the shell patterns
+# (e.g. 'checkkern,parity_*,bench_full,make_full'; the *_full steps need make_full); the
+# others are listed as not selected. `devices` always runs.
+# Exit status: 0 when every step run passed (a quality step stopped or not started for lack
+# of time counts as passed: the chunks it finished are kept), 1 otherwise; 2 for bad
+# arguments.
 # The OpenCL driver: the machine's ICDs through the packed loader, else (no platform) through
 # the machine's own C library and ICD loader (CLSDE_BUNDLE_NATIVE=1, portable_bundle.sh).
 set -u
@@ -44,10 +48,23 @@ echo "bundle_checks.sh $(date -u +%FT%TZ); CLSDE_BUNDLE_NATIVE=${CLSDE_BUNDLE_NA
 run=$bundle/run
 left() { echo $((budget - SECONDS)); }
 failed=0
+selected() {
+    local IFS=, pat
+    [ -z "${CLSDE_CHECKS:-}" ] || [ "$1" = devices ] && return 0
+    for pat in $CLSDE_CHECKS; do
+        # shellcheck disable=SC2254
+        case $1 in $pat) return 0 ;; esac
+    done
+    return 1
+}
 # step NAME LIMIT CMD...: run CMD with min(LIMIT, time left - 20) seconds
 step() {
     local name=$1 limit=$2 t0=$SECONDS rc
     shift 2
+    if ! selected "$name"; then
+        echo "$name: not selected (CLSDE_CHECKS)" >> "$summary"
+        return 0
+    fi
     [ $(($(left) - 20)) -lt "$limit" ] && limit=$(($(left) - 20))
     if [ "$limit" -le 0 ]; then
         echo "$name: not run (no time left)" | tee -a "$summary"
@@ -67,8 +84,10 @@ step() {
 
 step devices 120 "$bundle/clsde" devices --build || { cat "$res/devices.log"; exit 1; }
 cat "$res/devices.log"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv \
-    >> "$summary" 2>&1
+if command -v nvidia-smi > /dev/null; then
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv \
+        >> "$summary" 2>&1
+fi
 step checkkern 150 "$run" checkkern
 # parity: the converter is replaced by a copy of the model converted on the build machine
 shim=$res/convert_copy.sh

@@ -1,7 +1,8 @@
 #!/bin/sh
 # tools/portable_bundle.sh on this build: the bundle's clsde and kernel checker run under the
 # packed loader and libraries, and (CLSDE_BUNDLE_NATIVE=1) under this machine's own C library
-# and ICD loader; the packed lib/ holds the loader and the C library, lib-native/ neither.
+# and ICD loader; the packed lib/ holds the loader and the C library, lib-native/ neither;
+# tools/bundle_checks.sh runs selected steps on such a bundle and reports a failing one.
 # Usage: test_bundle.sh SOURCE_ROOT BUILD_DIR
 set -u
 root=$1
@@ -27,5 +28,23 @@ for native in 0 1; do
     out=$(CLSDE_BUNDLE_NATIVE=$native "$tmp/b/run" checkkern --kernel rng 2>&1)
     echo "$out" | grep -q "1 passed, 0 failed" || no "native=$native: checkkern --kernel rng: $out"
 done
+# tools/bundle_checks.sh on a bundle of its programs, on this machine's OpenCL: selected
+# steps run and pass (exit 0), the others are listed as not selected; a failing step
+# (parity without its converted model) makes the exit status 1
+"$root/tools/portable_bundle.sh" "$build" "$tmp/full" > /dev/null || exit 1
+mkdir -p "$tmp/fixtures"
+CLSDE_CHECKS='sampler_ode,sampler_m*' "$root/tools/bundle_checks.sh" "$tmp/full" \
+    "$tmp/fixtures" "$tmp/res" 200 none > "$tmp/checks.out" 2>&1 ||
+    no "bundle_checks.sh with passing steps exited $?: $(cat "$tmp/checks.out")"
+for want in 'sampler_ode: rc 0' 'sampler_mix: rc 0' 'checkkern: not selected' \
+    'parity_vp_ddpm: not selected' 'tune: not selected' '0 step(s) failed or not run'; do
+    grep -qF "$want" "$tmp/res/summary.txt" || no "bundle_checks.sh summary lacks '$want'"
+done
+CLSDE_CHECKS=parity_vp_ddpm "$root/tools/bundle_checks.sh" "$tmp/full" "$tmp/fixtures" \
+    "$tmp/res2" 200 none > "$tmp/checks2.out" 2>&1
+rc=$?
+[ $rc = 1 ] || no "bundle_checks.sh with a failing step exited $rc, not 1"
+grep -q '^parity_vp_ddpm: rc [1-9]' "$tmp/res2/summary.txt" ||
+    no "bundle_checks.sh summary does not show parity_vp_ddpm failing"
 [ $fail = 0 ] && echo "portable bundle: ok"
 exit $fail
