@@ -379,6 +379,22 @@ void check_conv2d(checkkern *c)
         random_params(c, (enum variant)ck_randint(c, 0, V_COUNT - 1), &p);
         check_one(c, &p, &ch, p.has_residual && ck_randint(c, 0, 1), "tuned");
     }
+    /* The tilings a GPU takes by default (here an H100's properties: 132 compute units,
+     * float vector width 1, 1024 work-items, 48 KiB local memory), the shrunk ones of
+     * small layers included: the code a GPU runs without a tune file, checked here. */
+    for (int v = 0; v < V_COUNT; v++) {
+        const clsde_device_info keep = c->ctx->info;
+        random_params(c, (enum variant)v, &p);
+        c->ctx->info.type = CLSDE_DEVICE_GPU;
+        c->ctx->info.compute_units = 132;
+        c->ctx->info.preferred_vector_width_float = 1;
+        c->ctx->info.max_work_group_size = 1024;
+        c->ctx->info.local_mem_bytes = 48 * 1024;
+        clsde_conv2d_tune_default(c->ctx, &p, &ch.tile);
+        c->ctx->info = keep;
+        if (clsde_conv2d_tune_fits(c->ctx, &ch.tile))
+            check_one(c, &p, &ch, p.has_residual && ck_randint(c, 0, 1), "GPU default");
+    }
     /* The CLBlast path's kernels around a host GEMM, then (with CLBlast, not under
      * Oclgrind: see check_im2col_path) the whole path, on every variant, in place too. */
     for (int v = 0; v < V_COUNT; v++) {
