@@ -349,13 +349,20 @@ static void test_fallback_chain(void **state)
     (void)why;
 }
 
+/* A 3x3 stride-1 "same" convolution of n images of c_in x side x side to c_out. */
+static clsde_conv2d_params conv3x3(int n, int c_in, int side, int c_out)
+{
+    const clsde_conv2d_params p = {.n = n, .c_in = c_in, .h = side, .w = side,
+                                   .c_out = c_out, .k = 3, .stride = 1, .pad_t = 1,
+                                   .pad_l = 1, .pad_b = 1, .pad_r = 1, .res_div = 1.0f};
+    return p;
+}
+
 /* Without any file: one info line naming the device and `clsde tune`. */
 static void test_no_table_logged_once(void **state)
 {
     clsde_context *ctx = make();
-    clsde_conv2d_params p = {.n = 8, .c_in = 128, .h = 32, .w = 32, .c_out = 128, .k = 3,
-                             .stride = 1, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1,
-                             .res_div = 1.0f};
+    clsde_conv2d_params p = conv3x3(8, 128, 32, 128);
     clsde_conv2d_choice c;
     clsde_conv2d_tune d;
     clsde_tune_source src = CLSDE_TUNE_TUNED;
@@ -386,9 +393,7 @@ static void test_no_table_logged_once(void **state)
 static void test_no_table_warns_on_gpu(void **state)
 {
     clsde_context *ctx = make();
-    clsde_conv2d_params p = {.n = 1, .c_in = 64, .h = 8, .w = 8, .c_out = 64, .k = 3,
-                             .stride = 1, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1,
-                             .res_div = 1.0f};
+    clsde_conv2d_params p = conv3x3(1, 64, 8, 64);
     clsde_conv2d_choice c;
     clsde_tune_source src;
     const clsde_device_type keep = ctx->info.type;
@@ -424,9 +429,7 @@ static void test_no_table_warns_on_gpu(void **state)
  * H100"); a vector width stays within the pixels per work-item. */
 static clsde_conv2d_tune gpu_default(clsde_context *ctx, int n, int c_in, int side, int c_out)
 {
-    clsde_conv2d_params p = {.n = n, .c_in = c_in, .h = side, .w = side, .c_out = c_out,
-                             .k = 3, .stride = 1, .pad_t = 1, .pad_l = 1, .pad_b = 1,
-                             .pad_r = 1, .res_div = 1.0f};
+    clsde_conv2d_params p = conv3x3(n, c_in, side, c_out);
     clsde_conv2d_tune t;
     int64_t groups;
     clsde_conv2d_tune_default(ctx, &p, &t);
