@@ -19,6 +19,7 @@
 #include "kernels/conv2d.h"
 #include "ref/conv2d_ref.h"
 #include "tune.h"
+#include "../h100_props.h"
 
 enum variant { V_SAME3, V_DOWN_FIR, V_DOWN_DDPM, V_1X1, V_GENERAL, V_COUNT };
 
@@ -379,17 +380,12 @@ void check_conv2d(checkkern *c)
         random_params(c, (enum variant)ck_randint(c, 0, V_COUNT - 1), &p);
         check_one(c, &p, &ch, p.has_residual && ck_randint(c, 0, 1), "tuned");
     }
-    /* The tilings a GPU takes by default (here an H100's properties: 132 compute units,
-     * float vector width 1, 1024 work-items, 48 KiB local memory), the shrunk ones of
-     * small layers included: the code a GPU runs without a tune file, checked here. */
+    /* The tilings a GPU takes by default (here an H100's properties, h100_props.h), the
+     * shrunk ones of small layers included: the code a GPU runs without a tune file. */
     for (int v = 0; v < V_COUNT; v++) {
         const clsde_device_info keep = c->ctx->info;
         random_params(c, (enum variant)v, &p);
-        c->ctx->info.type = CLSDE_DEVICE_GPU;
-        c->ctx->info.compute_units = 132;
-        c->ctx->info.preferred_vector_width_float = 1;
-        c->ctx->info.max_work_group_size = 1024;
-        c->ctx->info.local_mem_bytes = 48 * 1024;
+        h100_props(&c->ctx->info);
         clsde_conv2d_tune_default(c->ctx, &p, &ch.tile);
         c->ctx->info = keep;
         if (clsde_conv2d_tune_fits(c->ctx, &ch.tile))

@@ -22,6 +22,7 @@
 #include "model.h"
 #include "tune.h"
 #include "tune_search.h"
+#include "../h100_props.h"
 
 static char dir[256];
 static int n_warn, n_info;
@@ -446,11 +447,7 @@ static void test_gpu_defaults(void **state)
     const clsde_device_info keep = ctx->info;
     clsde_conv2d_tune t;
     (void)state;
-    ctx->info.type = CLSDE_DEVICE_GPU;
-    ctx->info.compute_units = 132;
-    ctx->info.preferred_vector_width_float = 1;
-    ctx->info.max_work_group_size = 1024;
-    ctx->info.local_mem_bytes = 48 * 1024;
+    h100_props(&ctx->info);
     t = gpu_default(ctx, 1024, 16, 16, 16); /* the bundled model at batch 1024 */
     assert_true(t.tm == 4 && t.tn == 4 && t.tk == 16 && t.wg_m == 8 && t.wg_n == 16);
     t = gpu_default(ctx, 1, 128, 32, 128); /* tuned there: tm 1, tn 2, tk 32, 8 x 16 */
